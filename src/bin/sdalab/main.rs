@@ -1,0 +1,42 @@
+//! The `sdalab` command line: subcommands over the library, errors reported in one line.
+
+mod progress;
+mod scenario_cmd;
+mod simulate;
+mod system_arg;
+mod validate;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// SDA Lab: score-based data assimilation over whole trajectories of simulated systems.
+#[derive(Parser)]
+#[command(name = "sdalab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate an ensemble of trajectories and write it as a float32 .npy (N, L, state…).
+    Simulate(simulate::SimulateArgs),
+    /// Make a twin-experiment scenario: simulate a truth, observe it with noise, write the JSON.
+    Scenario(scenario_cmd::ScenarioArgs),
+    /// Check a scenario file and summarise it.
+    Validate(validate::ValidateArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Simulate(args)) => simulate::run(&args),
+        Some(Command::Scenario(args)) => scenario_cmd::run(&args),
+        Some(Command::Validate(args)) => validate::run(&args),
+        None => Cli::command().print_help().map_err(anyhow::Error::from),
+    };
+    if let Err(err) = result {
+        // One line: the error and its causes, joined.
+        eprintln!("sdalab: {err:#}");
+        std::process::exit(1);
+    }
+}

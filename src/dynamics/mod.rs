@@ -1,0 +1,27 @@
+//! Simulated systems: stochastic Markov chains over a state vector.
+//!
+//! This module owns the simulators (Lorenz-63, Lorenz-96, the linear-Gaussian toy), their initial
+//! priors, transition densities and the affine maps to and from the networks' normalised space,
+//! plus the exact Gaussian oracle of the linear system. It knows nothing of networks, observation
+//! operators or the GUI: observations reach the oracle already reduced to linear rows.
+
+mod chain;
+mod error;
+mod gaussian;
+pub mod linear;
+mod lorenz63;
+mod lorenz96;
+mod normalisation;
+pub mod rk4;
+mod simulate;
+mod system;
+
+pub use chain::MarkovChain;
+pub use error::ModelError;
+pub use gaussian::Gaussian;
+pub use linear::LinearGaussian;
+pub use lorenz63::Lorenz63;
+pub use lorenz96::Lorenz96;
+pub use normalisation::Normalisation;
+pub use simulate::{simulate_ensemble, simulate_trajectory};
+pub use system::System;

@@ -1,0 +1,13 @@
+//! Observation operators and observations: the only place where a drawn or written observation
+//! becomes mathematics.
+//!
+//! An [`Observation`] says that `A(x_t) + N(0, std²) = value` for one state `x_t` of a trajectory,
+//! with `A` an [`ObservationOp`]. This module evaluates `A`, the Gaussian log-likelihood, and reduces
+//! linear operators to the rows the exact oracle in [`crate::dynamics::linear`] accepts. It never
+//! samples.
+
+mod observation;
+mod operator;
+
+pub use observation::{Observation, log_likelihood};
+pub use operator::{ObservationOp, OperatorKind};
