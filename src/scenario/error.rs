@@ -13,10 +13,11 @@ pub enum ScenarioError {
     Read { path: String, source: std::io::Error },
     #[error(transparent)]
     Write(#[from] ExportError),
-    #[error("malformed JSON at line {line}, column {column}: {message}")]
+    #[error("malformed JSON at line {line}, column {column}{}: {message}", at.as_ref().map(|a| format!(" (in {a})")).unwrap_or_default())]
     Syntax {
         line: usize,
         column: usize,
+        at: Option<String>,
         message: String,
     },
     #[error("{at}: {message}{}", position.map(|(l, c)| format!(" (line {l}, column {c})")).unwrap_or_default())]

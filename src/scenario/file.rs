@@ -323,7 +323,12 @@ fn path_error(path: String, e: serde_json::Error) -> ScenarioError {
             message,
             position: Some((line, column)),
         },
-        _ => ScenarioError::Syntax { line, column, message },
+        _ => ScenarioError::Syntax {
+            line,
+            column,
+            at: (path != ".").then_some(path),
+            message,
+        },
     }
 }
 
