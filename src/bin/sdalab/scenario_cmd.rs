@@ -7,6 +7,7 @@ use clap::Args;
 use sdalab::observe::OperatorKind;
 use sdalab::scenario::{TwinSpec, twin_experiment};
 
+use crate::output_path;
 use crate::system_arg::SystemArg;
 
 #[derive(Args, Debug)]
@@ -29,7 +30,7 @@ pub struct ScenarioArgs {
     #[arg(long, value_delimiter = ',', required = true)]
     pub indices: Vec<usize>,
     /// Observation noise standard deviation, physical units.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub std: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -46,6 +47,7 @@ fn parse_kind(s: &str) -> Result<OperatorKind, String> {
 }
 
 pub fn run(args: &ScenarioArgs) -> anyhow::Result<()> {
+    output_path::check(&args.out)?;
     let system = args.system.load()?;
     let spec = TwinSpec {
         length: args.length,

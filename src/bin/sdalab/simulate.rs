@@ -7,8 +7,8 @@ use clap::Args;
 use sdalab::dynamics::simulate_ensemble;
 use sdalab::export::write_npy_f32;
 
-use crate::progress;
 use crate::system_arg::SystemArg;
+use crate::{output_path, progress};
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
@@ -33,6 +33,7 @@ pub struct SimulateArgs {
 pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     ensure!(args.length >= 1, "--length must be at least 1");
     ensure!(args.samples >= 1, "--samples must be at least 1");
+    output_path::check(&args.out)?;
     let system = args.system.load()?;
     let chain = system.chain();
     let burn_in = args.burn_in.unwrap_or(chain.default_burn_in());
