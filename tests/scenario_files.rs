@@ -413,3 +413,18 @@ fn twin_experiments_check_their_specification_first() {
     .unwrap_err();
     assert!(matches!(e, ScenarioError::Std { .. }));
 }
+
+#[test]
+fn bundled_example_scenarios_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(s.truth.is_some() && !s.observations.is_empty(), "{}", path.display());
+            count += 1;
+        }
+    }
+    assert!(count >= 3, "expected the bundled examples in {}", dir.display());
+}
