@@ -35,12 +35,7 @@ fn random_observations(seed: u64, d: usize, length: usize) -> Vec<LinearObservat
             } else {
                 row.iter_mut().for_each(|v| *v = 1.0 / d as f64);
             }
-            obs.push(LinearObservation {
-                t,
-                row,
-                value: r.random_range(-3.0..3.0),
-                std: r.random_range(0.2..1.0),
-            });
+            obs.push(LinearObservation { t, row, value: r.random_range(-3.0..3.0), std: r.random_range(0.2..1.0) });
         }
     }
     obs
@@ -56,11 +51,10 @@ fn stacked_prior_equals_the_closed_form_of_the_linear_recursion() {
     let mut b = DMatrix::zeros(n, n);
     let mut c = DVector::zeros(n);
     let mut dcov = DMatrix::zeros(n, n);
-    c.rows_mut(0, d).copy_from(model.initial().mean());
-    dcov.view_mut((0, 0), (d, d)).copy_from(&model.initial().covariance());
+    c.rows_mut(0, d).copy_from(model.initial_prior().mean());
+    dcov.view_mut((0, 0), (d, d)).copy_from(&model.initial_prior().covariance());
     for i in 1..length {
-        b.view_mut((i * d, (i - 1) * d), (d, d))
-            .copy_from(model.transition_matrix());
+        b.view_mut((i * d, (i - 1) * d), (d, d)).copy_from(model.transition_matrix());
         c.rows_mut(i * d, d).copy_from(model.offset());
         dcov.view_mut((i * d, i * d), (d, d)).copy_from(&model.process_cov());
     }
@@ -83,19 +77,13 @@ fn kalman_rts_smoother_equals_dense_conditioning() {
         for i in 0..length {
             let dm = (&smoothed.means[i] - dense.state_mean(i)).amax();
             let dc = (&smoothed.covariances[i] - dense.block(i, i)).amax();
-            assert!(
-                dm < 1e-8 && dc < 1e-8,
-                "seed {seed} state {i}: mean diff {dm}, cov diff {dc}"
-            );
+            assert!(dm < 1e-8 && dc < 1e-8, "seed {seed} state {i}: mean diff {dm}, cov diff {dc}");
             if i + 1 < length {
                 let dl = (&smoothed.lag_one[i] - dense.block(i + 1, i)).amax();
                 assert!(dl < 1e-8, "seed {seed} lag-one {i}: diff {dl}");
             }
         }
-        assert!(
-            (smoothed.log_evidence - dense_evidence).abs() < 1e-8,
-            "seed {seed}: evidence"
-        );
+        assert!((smoothed.log_evidence - dense_evidence).abs() < 1e-8, "seed {seed}: evidence");
     }
 }
 

@@ -25,11 +25,7 @@ fn rk4_is_fourth_order_on_lorenz63() {
         let error = |n: usize| {
             let mut out = [0.0; 3];
             l63.flow(&x, dt, n, &mut out);
-            out.iter()
-                .zip(&reference)
-                .map(|(a, b)| (a - b).powi(2))
-                .sum::<f64>()
-                .sqrt()
+            out.iter().zip(&reference).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()
         };
         ratios.push(error(1) / error(2));
     }
@@ -40,10 +36,7 @@ fn rk4_is_fourth_order_on_lorenz63() {
         ratios[0],
         ratios[ratios.len() - 1]
     );
-    assert!(
-        (12.0..=20.0).contains(&median),
-        "median error ratio {median}, all {ratios:?}"
-    );
+    assert!((12.0..=20.0).contains(&median), "median error ratio {median}, all {ratios:?}");
 }
 
 #[test]
@@ -78,21 +71,12 @@ fn lorenz96_climate_matches_the_literature_and_its_normalisation() {
     l96.normalisation().to_network(&mut z);
     let zm = z.iter().sum::<f64>() / z.len() as f64;
     let zs = (z.iter().map(|x| (x - zm).powi(2)).sum::<f64>() / z.len() as f64).sqrt();
-    assert!(
-        zm.abs() < 0.05 && (zs - 1.0).abs() < 0.05,
-        "normalised mean {zm}, std {zs}"
-    );
+    assert!(zm.abs() < 0.05 && (zs - 1.0).abs() < 0.05, "normalised mean {zm}, std {zs}");
 }
 
 /// One classical RK4 step of the Lorenz-63 field, written out independently of the library.
 fn l63_rk4(x: [f64; 3], h: f64) -> [f64; 3] {
-    let f = |v: [f64; 3]| {
-        [
-            10.0 * (v[1] - v[0]),
-            v[0] * (28.0 - v[2]) - v[1],
-            v[0] * v[1] - 8.0 / 3.0 * v[2],
-        ]
-    };
+    let f = |v: [f64; 3]| [10.0 * (v[1] - v[0]), v[0] * (28.0 - v[2]) - v[1], v[0] * v[1] - 8.0 / 3.0 * v[2]];
     let add = |a: [f64; 3], b: [f64; 3], s: f64| [a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2]];
     let k1 = f(x);
     let k2 = f(add(x, k1, h / 2.0));
@@ -113,10 +97,7 @@ fn lorenz63_transition_density_is_gaussian_around_rk4() {
         let sq: f64 = (0..3).map(|i| (next[i] - mean[i]).powi(2)).sum();
         let expected = -0.5 * sq / dt - 1.5 * (2.0 * std::f64::consts::PI * dt).ln();
         let got = l63.transition_log_density(&x, &next);
-        assert!(
-            (got - expected).abs() <= 1e-9 * expected.abs().max(1.0),
-            "{got} vs {expected}"
-        );
+        assert!((got - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{got} vs {expected}");
     }
 }
 
@@ -126,9 +107,7 @@ fn lorenz96_transition_density_is_gaussian_around_five_rk4_substeps() {
     let mut r = rng::stream(22, 0);
     let f = |x: &[f64]| -> Vec<f64> {
         let n = x.len();
-        (0..n)
-            .map(|i| (x[(i + 1) % n] - x[(i + n - 2) % n]) * x[(i + n - 1) % n] - x[i] + 8.0)
-            .collect()
+        (0..n).map(|i| (x[(i + 1) % n] - x[(i + n - 2) % n]) * x[(i + n - 1) % n] - x[i] + 8.0).collect()
     };
     for _ in 0..20 {
         let x: Vec<f64> = (0..40).map(|_| r.random_range(-5.0..10.0)).collect();
@@ -207,10 +186,7 @@ fn lorenz63_initial_prior_has_the_stated_moments() {
         }
     }
     let expected = [[64.0, 50.0, 0.0], [50.0, 81.0, 0.0], [0.0, 0.0, 75.0]];
-    assert!(
-        (m[0]).abs() < 0.15 && m[1].abs() < 0.15 && (m[2] - 25.0).abs() < 0.15,
-        "{m:?}"
-    );
+    assert!((m[0]).abs() < 0.15 && m[1].abs() < 0.15 && (m[2] - 25.0).abs() < 0.15, "{m:?}");
     for i in 0..3 {
         for j in 0..3 {
             assert!((c[i][j] - expected[i][j]).abs() < 2.0, "cov[{i}][{j}] = {}", c[i][j]);

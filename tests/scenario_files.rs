@@ -2,7 +2,7 @@
 //! good files survive a write/read round trip; twin experiments observe their truth with the
 //! stated noise.
 
-use sdalab::dynamics::{ModelError, System};
+use sdalab::dynamics::{MarkovChain, ModelError, System};
 use sdalab::observe::{Observation, ObservationOp, OperatorKind};
 use sdalab::scenario::{SamplerSettings, Scenario, ScenarioError, TwinSpec, twin_experiment};
 
@@ -42,29 +42,14 @@ fn the_design_example_parses() {
     let s = Scenario::from_json_str(text).unwrap();
     assert_eq!(s.system.name(), "lorenz96");
     assert_eq!(s.observations.len(), 3);
-    assert_eq!(
-        s.observations[2].op,
-        ObservationOp::Mean {
-            indices: vec![0, 1, 20, 21]
-        }
-    );
+    assert_eq!(s.observations[2].op, ObservationOp::Mean { indices: vec![0, 1, 20, 21] });
     assert_eq!(s.sampler.as_ref().and_then(|s| s.corrections), Some(1));
 }
 
 #[test]
 fn malformed_json_reports_line_and_column() {
-    let e = rejects(
-        "{\n  \"system\": \"lorenz63\",\n  \"length\": 65,,\n}",
-        "line 3, column 16",
-    );
-    assert!(matches!(
-        e,
-        ScenarioError::Syntax {
-            line: 3,
-            column: 16,
-            ..
-        }
-    ));
+    let e = rejects("{\n  \"system\": \"lorenz63\",\n  \"length\": 65,,\n}", "line 3, column 16");
+    assert!(matches!(e, ScenarioError::Syntax { line: 3, column: 16, .. }));
     rejects("{\"system\": \"lorenz63\", \"length\": 5", "malformed JSON at line 1");
 }
 
@@ -78,10 +63,7 @@ fn unknown_system_is_rejected() {
 
 #[test]
 fn unknown_operator_is_rejected() {
-    let e = rejects(
-        &l63_with(r#"{"t": 1, "op": "arctan", "index": 0, "value": 1, "std": 1}"#),
-        "observations[0].op",
-    );
+    let e = rejects(&l63_with(r#"{"t": 1, "op": "arctan", "index": 0, "value": 1, "std": 1}"#), "observations[0].op");
     assert!(e.to_string().contains("arctan"));
     assert!(matches!(e, ScenarioError::UnknownOp { .. }));
 }
@@ -89,60 +71,31 @@ fn unknown_operator_is_rejected() {
 #[test]
 fn unknown_fields_are_rejected_wherever_they_are() {
     rejects(r#"{"system": "lorenz63", "lenght": 5}"#, "unknown field `lenght`");
-    rejects(
-        &l63_with(r#"{"t": 1, "op": "identity", "index": 0, "value": 1, "std": 1, "sd": 2}"#),
-        "observations[0]",
-    );
+    rejects(&l63_with(r#"{"t": 1, "op": "identity", "index": 0, "value": 1, "std": 1, "sd": 2}"#), "observations[0]");
     let linear = LINEAR_2D.replace("\"offset\"", "\"extra\": 1, \"offset\"");
     rejects(&format!(r#"{{"system": {linear}, "length": 5}}"#), "system.extra");
-    rejects(
-        r#"{"system": "lorenz63", "length": 5, "sampler": {"stepz": 3}}"#,
-        "sampler.stepz",
-    );
+    rejects(r#"{"system": "lorenz63", "length": 5, "sampler": {"stepz": 3}}"#, "sampler.stepz");
 }
 
 #[test]
 fn missing_fields_are_named() {
-    rejects(
-        &l63_with(r#"{"t": 1, "op": "identity", "index": 0, "value": 1}"#),
-        "missing field `std`",
-    );
+    rejects(&l63_with(r#"{"t": 1, "op": "identity", "index": 0, "value": 1}"#), "missing field `std`");
     rejects(r#"{"system": "lorenz63"}"#, "missing field `length`");
-    rejects(
-        &l63_with(r#"{"t": 1, "op": "identity", "value": 1, "std": 1}"#),
-        "needs `index`",
-    );
-    rejects(
-        &l63_with(r#"{"t": 1, "op": "mean", "index": 0, "value": 1, "std": 1}"#),
-        "takes `indices`",
-    );
+    rejects(&l63_with(r#"{"t": 1, "op": "identity", "value": 1, "std": 1}"#), "needs `index`");
+    rejects(&l63_with(r#"{"t": 1, "op": "mean", "index": 0, "value": 1, "std": 1}"#), "takes `indices`");
 }
 
 #[test]
 fn out_of_range_indices_and_times_are_rejected() {
-    let e = rejects(
-        &l63_with(r#"{"t": 1, "op": "identity", "index": 3, "value": 1, "std": 1}"#),
-        "observations[0].index",
-    );
+    let e =
+        rejects(&l63_with(r#"{"t": 1, "op": "identity", "index": 3, "value": 1, "std": 1}"#), "observations[0].index");
     assert!(matches!(e, ScenarioError::IndexOutOfRange { index: 3, dim: 3, .. }));
-    rejects(
-        &l63_with(r#"{"t": 1, "op": "square", "index": -1, "value": 1, "std": 1}"#),
-        "observations[0].index",
-    );
-    let e = rejects(
-        &l63_with(r#"{"t": 1, "op": "mean", "indices": [0, 2, 7], "value": 1, "std": 1}"#),
-        "indices[2]",
-    );
+    rejects(&l63_with(r#"{"t": 1, "op": "square", "index": -1, "value": 1, "std": 1}"#), "observations[0].index");
+    let e = rejects(&l63_with(r#"{"t": 1, "op": "mean", "indices": [0, 2, 7], "value": 1, "std": 1}"#), "indices[2]");
     assert!(matches!(e, ScenarioError::IndexOutOfRange { index: 7, .. }));
-    let e = rejects(
-        &l63_with(r#"{"t": 65, "op": "identity", "index": 0, "value": 1, "std": 1}"#),
-        "observations[0].t",
-    );
+    let e = rejects(&l63_with(r#"{"t": 65, "op": "identity", "index": 0, "value": 1, "std": 1}"#), "observations[0].t");
     assert!(matches!(e, ScenarioError::TimeOutOfRange { t: 65, length: 65, .. }));
-    rejects(
-        &l63_with(r#"{"t": -2, "op": "identity", "index": 0, "value": 1, "std": 1}"#),
-        "observations[0].t",
-    );
+    rejects(&l63_with(r#"{"t": -2, "op": "identity", "index": 0, "value": 1, "std": 1}"#), "observations[0].t");
 }
 
 #[test]
@@ -153,18 +106,10 @@ fn non_positive_or_non_finite_std_is_rejected() {
         assert!(matches!(e, ScenarioError::Std { .. }));
     }
     // JSON cannot spell infinity; an overflowing literal is caught where it stands.
-    rejects(
-        &l63_with(r#"{"t": 1, "op": "abs", "index": 0, "value": 1, "std": 1e999}"#),
-        "observations[0].std",
-    );
+    rejects(&l63_with(r#"{"t": 1, "op": "abs", "index": 0, "value": 1, "std": 1e999}"#), "observations[0].std");
     // Scenarios built in memory (by the GUI, say) go through the same validation.
     for std in [f64::INFINITY, f64::NAN] {
-        let s = scenario_with(Observation {
-            t: 0,
-            op: ObservationOp::Identity { index: 0 },
-            value: 1.0,
-            std,
-        });
+        let s = scenario_with(Observation { t: 0, op: ObservationOp::Identity { index: 0 }, value: 1.0, std });
         assert!(matches!(s.validate(), Err(ScenarioError::Std { .. })));
     }
 }
@@ -181,24 +126,11 @@ fn scenario_with(observation: Observation) -> Scenario {
 
 #[test]
 fn non_finite_values_are_rejected() {
-    rejects(
-        &l63_with(r#"{"t": 1, "op": "abs", "index": 0, "value": -1e400, "std": 1}"#),
-        "observations[0].value",
-    );
-    let s = scenario_with(Observation {
-        t: 3,
-        op: ObservationOp::Identity { index: 1 },
-        value: f64::NAN,
-        std: 1.0,
-    });
+    rejects(&l63_with(r#"{"t": 1, "op": "abs", "index": 0, "value": -1e400, "std": 1}"#), "observations[0].value");
+    let s = scenario_with(Observation { t: 3, op: ObservationOp::Identity { index: 1 }, value: f64::NAN, std: 1.0 });
     let e = s.validate().unwrap_err();
     assert!(e.to_string().contains("observations[0].value"), "{e}");
-    let mut s = scenario_with(Observation {
-        t: 3,
-        op: ObservationOp::Identity { index: 1 },
-        value: 1.0,
-        std: 1.0,
-    });
+    let mut s = scenario_with(Observation { t: 3, op: ObservationOp::Identity { index: 1 }, value: 1.0, std: 1.0 });
     let mut truth = vec![0.0; 30];
     truth[7] = f64::INFINITY;
     s.truth = Some(truth);
@@ -207,10 +139,8 @@ fn non_finite_values_are_rejected() {
 
 #[test]
 fn empty_indices_are_rejected() {
-    let e = rejects(
-        &l63_with(r#"{"t": 1, "op": "mean", "indices": [], "value": 1, "std": 1}"#),
-        "observations[0].indices",
-    );
+    let e =
+        rejects(&l63_with(r#"{"t": 1, "op": "mean", "indices": [], "value": 1, "std": 1}"#), "observations[0].indices");
     assert!(matches!(e, ScenarioError::EmptyIndices { .. }));
 }
 
@@ -226,28 +156,13 @@ fn length_below_one_is_rejected() {
 fn linear_models_with_mismatched_sizes_are_rejected() {
     let cases = [
         (
-            LINEAR_2D.replace(
-                "[[0.9, 0.1], [-0.1, 0.9]]",
-                "[[0.9, 0.1, 0], [-0.1, 0.9, 0], [0, 0, 1]]",
-            ),
+            LINEAR_2D.replace("[[0.9, 0.1], [-0.1, 0.9]]", "[[0.9, 0.1, 0], [-0.1, 0.9, 0], [0, 0, 1]]"),
             "system.transition",
         ),
-        (
-            LINEAR_2D.replace("[[0.9, 0.1], [-0.1, 0.9]]", "[[0.9, 0.1], [-0.1]]"),
-            "system.transition[1]",
-        ),
-        (
-            LINEAR_2D.replace("\"offset\": [0, 0.1]", "\"offset\": [0]"),
-            "system.offset",
-        ),
-        (
-            LINEAR_2D.replace("[[0.1, 0.02], [0.02, 0.1]]", "[[0.1]]"),
-            "system.process_cov",
-        ),
-        (
-            LINEAR_2D.replace("[[1, 0], [0, 2]]", "[[1, 0, 0], [0, 2, 0]]"),
-            "system.initial_cov",
-        ),
+        (LINEAR_2D.replace("[[0.9, 0.1], [-0.1, 0.9]]", "[[0.9, 0.1], [-0.1]]"), "system.transition[1]"),
+        (LINEAR_2D.replace("\"offset\": [0, 0.1]", "\"offset\": [0]"), "system.offset"),
+        (LINEAR_2D.replace("[[0.1, 0.02], [0.02, 0.1]]", "[[0.1]]"), "system.process_cov"),
+        (LINEAR_2D.replace("[[1, 0], [0, 2]]", "[[1, 0, 0], [0, 2, 0]]"), "system.initial_cov"),
     ];
     for (model, needle) in cases {
         let e = rejects(&format!(r#"{{"system": {model}, "length": 4}}"#), needle);
@@ -261,44 +176,23 @@ fn covariances_that_are_not_symmetric_positive_definite_are_rejected() {
     let e = rejects(&format!(r#"{{"system": {asym}, "length": 4}}"#), "system.process_cov");
     assert!(matches!(e, ScenarioError::Model(ModelError::NotSymmetric { .. })));
     let indefinite = LINEAR_2D.replace("[[1, 0], [0, 2]]", "[[1, 3], [3, 2]]");
-    let e = rejects(
-        &format!(r#"{{"system": {indefinite}, "length": 4}}"#),
-        "system.initial_cov",
-    );
-    assert!(matches!(
-        e,
-        ScenarioError::Model(ModelError::NotPositiveDefinite { .. })
-    ));
+    let e = rejects(&format!(r#"{{"system": {indefinite}, "length": 4}}"#), "system.initial_cov");
+    assert!(matches!(e, ScenarioError::Model(ModelError::NotPositiveDefinite { .. })));
     let singular = LINEAR_2D.replace("[[0.1, 0.02], [0.02, 0.1]]", "[[0, 0], [0, 0]]");
-    rejects(
-        &format!(r#"{{"system": {singular}, "length": 4}}"#),
-        "system.process_cov",
-    );
+    rejects(&format!(r#"{{"system": {singular}, "length": 4}}"#), "system.process_cov");
 }
 
 #[test]
 fn truth_of_the_wrong_shape_is_rejected() {
     rejects(r#"{"system": "lorenz63", "length": 2, "truth": [[1, 2, 3]]}"#, "truth");
-    rejects(
-        r#"{"system": "lorenz63", "length": 2, "truth": [[1, 2, 3], [1, 2]]}"#,
-        "truth[1]",
-    );
+    rejects(r#"{"system": "lorenz63", "length": 2, "truth": [[1, 2, 3], [1, 2]]}"#, "truth[1]");
 }
 
 #[test]
 fn bad_sampler_settings_are_rejected() {
-    rejects(
-        r#"{"system": "lorenz63", "length": 2, "sampler": {"samples": 0}}"#,
-        "sampler.samples",
-    );
-    rejects(
-        r#"{"system": "lorenz63", "length": 2, "sampler": {"tau": -1}}"#,
-        "sampler.tau",
-    );
-    rejects(
-        r#"{"system": "lorenz63", "length": 2, "sampler": {"steps": -3}}"#,
-        "sampler.steps",
-    );
+    rejects(r#"{"system": "lorenz63", "length": 2, "sampler": {"samples": 0}}"#, "sampler.samples");
+    rejects(r#"{"system": "lorenz63", "length": 2, "sampler": {"tau": -1}}"#, "sampler.tau");
+    rejects(r#"{"system": "lorenz63", "length": 2, "sampler": {"steps": -3}}"#, "sampler.steps");
 }
 
 #[test]
@@ -316,19 +210,12 @@ fn linear_scenarios_round_trip_exactly() {
     assert_eq!(a.observations, b.observations);
     assert_eq!(a.truth, b.truth);
     assert_eq!(a.sampler, b.sampler);
-    assert_eq!(
-        b.sampler,
-        Some(SamplerSettings {
-            samples: Some(8),
-            tau: Some(0.25),
-            ..Default::default()
-        })
-    );
+    assert_eq!(b.sampler, Some(SamplerSettings { samples: Some(8), tau: Some(0.25), ..Default::default() }));
     match (&a.system, &b.system) {
         (System::Linear(x), System::Linear(y)) => {
             assert_eq!(x.transition_matrix(), y.transition_matrix());
             assert_eq!(x.process_cov(), y.process_cov());
-            assert_eq!(x.initial().covariance(), y.initial().covariance());
+            assert_eq!(x.initial_prior().covariance(), y.initial_prior().covariance());
         }
         _ => panic!("system changed in the round trip"),
     }
@@ -337,12 +224,7 @@ fn linear_scenarios_round_trip_exactly() {
 
 #[test]
 fn nonlinear_observations_have_no_exact_oracle() {
-    let s = scenario_with(Observation {
-        t: 0,
-        op: ObservationOp::Abs { index: 0 },
-        value: 1.0,
-        std: 1.0,
-    });
+    let s = scenario_with(Observation { t: 0, op: ObservationOp::Abs { index: 0 }, value: 1.0, std: 1.0 });
     let e = s.linear_observations().unwrap_err();
     assert!(matches!(e, ScenarioError::Nonlinear { .. }) && e.to_string().contains("observations[0]"));
 }
@@ -363,11 +245,7 @@ fn twin_experiments_observe_the_truth_with_the_stated_noise() {
     assert_eq!(s.observations.len(), 30 * 40);
     assert!(s.observations.iter().all(|o| o.t % 2 == 1));
     let truth = s.truth.as_ref().unwrap();
-    let z: Vec<f64> = s
-        .observations
-        .iter()
-        .map(|o| (o.value - o.predict(truth, 40)) / o.std)
-        .collect();
+    let z: Vec<f64> = s.observations.iter().map(|o| (o.value - o.predict(truth, 40)) / o.std).collect();
     let n = z.len() as f64;
     let mean = z.iter().sum::<f64>() / n;
     let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
@@ -392,25 +270,12 @@ fn twin_experiments_check_their_specification_first() {
     };
     let e = twin_experiment(System::named("lorenz63").unwrap(), &spec).unwrap_err();
     assert!(matches!(e, ScenarioError::IndexOutOfRange { .. }), "{e}");
-    let e = twin_experiment(
-        System::named("lorenz63").unwrap(),
-        &TwinSpec {
-            every: 0,
-            indices: vec![0],
-            ..spec.clone()
-        },
-    )
-    .unwrap_err();
+    let e =
+        twin_experiment(System::named("lorenz63").unwrap(), &TwinSpec { every: 0, indices: vec![0], ..spec.clone() })
+            .unwrap_err();
     assert!(e.to_string().contains("every"));
-    let e = twin_experiment(
-        System::named("lorenz63").unwrap(),
-        &TwinSpec {
-            std: 0.0,
-            indices: vec![0],
-            ..spec
-        },
-    )
-    .unwrap_err();
+    let e = twin_experiment(System::named("lorenz63").unwrap(), &TwinSpec { std: 0.0, indices: vec![0], ..spec })
+        .unwrap_err();
     assert!(matches!(e, ScenarioError::Std { .. }));
 }
 

@@ -21,8 +21,8 @@ pub trait MarkovChain: Send + Sync {
         self.state_shape().iter().product()
     }
 
-    /// Draws a state from the initial prior into `out`.
-    fn sample_initial(&self, rng: &mut dyn RngCore, out: &mut [f64]);
+    /// The distribution of the first state before any burn-in.
+    fn initial_prior(&self) -> &Gaussian;
 
     /// The deterministic part of one transition, `f(x)` (the mean of `x_{i+1}` given `x_i = x`).
     fn drift(&self, x: &[f64], out: &mut [f64]);
@@ -36,6 +36,12 @@ pub trait MarkovChain: Send + Sync {
     /// Transitions applied to a draw from the initial prior before a trajectory is recorded, so
     /// that recorded trajectories start on the attractor.
     fn default_burn_in(&self) -> usize;
+
+    /// Draws a state from the initial prior into `out`.
+    fn sample_initial(&self, rng: &mut dyn RngCore, out: &mut [f64]) {
+        out.fill(0.0);
+        self.initial_prior().add_sample(rng, out);
+    }
 
     /// One stochastic transition from `x` into `out`.
     fn transition(&self, x: &[f64], rng: &mut dyn RngCore, out: &mut [f64]) {

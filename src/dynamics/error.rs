@@ -7,21 +7,11 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ModelError {
     #[error("{field}: expected {expected}, found {found}")]
-    Shape {
-        field: String,
-        expected: String,
-        found: String,
-    },
+    Shape { field: String, expected: String, found: String },
     #[error("{field}: entries must be finite")]
     NonFinite { field: String },
     #[error("{field}: matrix is not symmetric (entry [{row}][{col}] = {upper} but [{col}][{row}] = {lower})")]
-    NotSymmetric {
-        field: String,
-        row: usize,
-        col: usize,
-        upper: f64,
-        lower: f64,
-    },
+    NotSymmetric { field: String, row: usize, col: usize, upper: f64, lower: f64 },
     #[error("{field}: matrix is not positive definite")]
     NotPositiveDefinite { field: String },
     #[error("{what}: {reason}")]

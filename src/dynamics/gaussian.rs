@@ -18,14 +18,8 @@ pub struct Gaussian {
 
 #[derive(Debug, Clone)]
 enum Covariance {
-    Isotropic {
-        variance: f64,
-    },
-    Dense {
-        matrix: DMatrix<f64>,
-        lower: DMatrix<f64>,
-        log_det: f64,
-    },
+    Isotropic { variance: f64 },
+    Dense { matrix: DMatrix<f64>, lower: DMatrix<f64>, log_det: f64 },
 }
 
 impl Gaussian {
@@ -35,10 +29,7 @@ impl Gaussian {
         if !(variance.is_finite() && variance > 0.0) {
             return Err(ModelError::NotPositiveDefinite { field: field.into() });
         }
-        Ok(Self {
-            mean,
-            covariance: Covariance::Isotropic { variance },
-        })
+        Ok(Self { mean, covariance: Covariance::Isotropic { variance } })
     }
 
     /// `N(mean, covariance)`; the covariance must be square, finite, symmetric and positive definite.
@@ -55,14 +46,7 @@ impl Gaussian {
         check_finite(mean.as_slice(), field)?;
         let lower = cholesky_spd(&covariance, field)?;
         let log_det = 2.0 * lower.diagonal().iter().map(|v| v.ln()).sum::<f64>();
-        Ok(Self {
-            mean,
-            covariance: Covariance::Dense {
-                matrix: covariance,
-                lower,
-                log_det,
-            },
-        })
+        Ok(Self { mean, covariance: Covariance::Dense { matrix: covariance, lower, log_det } })
     }
 
     pub fn dim(&self) -> usize {
@@ -111,9 +95,7 @@ impl Gaussian {
             Covariance::Isotropic { variance } => (r.norm_squared() / variance, d as f64 * variance.ln()),
             Covariance::Dense { lower, log_det, .. } => {
                 // ‖L⁻¹ r‖²; the factor is lower triangular with a positive diagonal.
-                let w = lower
-                    .solve_lower_triangular(&r)
-                    .unwrap_or_else(|| DVector::from_element(d, f64::NAN));
+                let w = lower.solve_lower_triangular(&r).unwrap_or_else(|| DVector::from_element(d, f64::NAN));
                 (w.norm_squared(), *log_det)
             }
         };
@@ -122,11 +104,7 @@ impl Gaussian {
 }
 
 fn check_finite(values: &[f64], field: &str) -> Result<(), ModelError> {
-    if values.iter().all(|v| v.is_finite()) {
-        Ok(())
-    } else {
-        Err(ModelError::NonFinite { field: field.into() })
-    }
+    if values.iter().all(|v| v.is_finite()) { Ok(()) } else { Err(ModelError::NonFinite { field: field.into() }) }
 }
 
 /// Lower Cholesky factor of a symmetric positive-definite matrix, with errors naming `field`.
@@ -137,13 +115,7 @@ pub(crate) fn cholesky_spd(m: &DMatrix<f64>, field: &str) -> Result<DMatrix<f64>
         for j in (i + 1)..m.ncols() {
             let (upper, lower) = (m[(i, j)], m[(j, i)]);
             if (upper - lower).abs() > 1e-9 * scale {
-                return Err(ModelError::NotSymmetric {
-                    field: field.into(),
-                    row: i,
-                    col: j,
-                    upper,
-                    lower,
-                });
+                return Err(ModelError::NotSymmetric { field: field.into(), row: i, col: j, upper, lower });
             }
         }
     }
@@ -174,14 +146,8 @@ mod tests {
     fn rejects_asymmetric_and_indefinite() {
         let m = DVector::zeros(2);
         let asym = DMatrix::from_row_slice(2, 2, &[1.0, 0.5, 0.4, 1.0]);
-        assert!(matches!(
-            Gaussian::new(m.clone(), asym, "q"),
-            Err(ModelError::NotSymmetric { .. })
-        ));
+        assert!(matches!(Gaussian::new(m.clone(), asym, "q"), Err(ModelError::NotSymmetric { .. })));
         let indef = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
-        assert!(matches!(
-            Gaussian::new(m, indef, "q"),
-            Err(ModelError::NotPositiveDefinite { .. })
-        ));
+        assert!(matches!(Gaussian::new(m, indef, "q"), Err(ModelError::NotPositiveDefinite { .. })));
     }
 }

@@ -1,7 +1,6 @@
 //! Lorenz-63 with process noise, as in the SDA paper.
 
 use nalgebra::{DMatrix, DVector};
-use rand::RngCore;
 
 use super::{Gaussian, MarkovChain, Normalisation, rk4};
 
@@ -70,9 +69,8 @@ impl MarkovChain for Lorenz63 {
         vec![3]
     }
 
-    fn sample_initial(&self, rng: &mut dyn RngCore, out: &mut [f64]) {
-        out.fill(0.0);
-        self.initial.add_sample(rng, out);
+    fn initial_prior(&self) -> &Gaussian {
+        &self.initial
     }
 
     fn drift(&self, x: &[f64], out: &mut [f64]) {

@@ -1,7 +1,6 @@
 //! Lorenz-96, the data-assimilation-standard setting (40 variables, F = 8, Δ = 0.05).
 
 use nalgebra::DVector;
-use rand::RngCore;
 
 use super::{Gaussian, MarkovChain, Normalisation, rk4};
 
@@ -77,9 +76,8 @@ impl MarkovChain for Lorenz96 {
         vec![Self::DIM]
     }
 
-    fn sample_initial(&self, rng: &mut dyn RngCore, out: &mut [f64]) {
-        out.fill(0.0);
-        self.initial.add_sample(rng, out);
+    fn initial_prior(&self) -> &Gaussian {
+        &self.initial
     }
 
     fn drift(&self, x: &[f64], out: &mut [f64]) {

@@ -24,11 +24,7 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), E
     }
     let shape64: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
     write_atomically(path, |w| {
-        let mut writer = npyz::WriteOptions::<f32>::new()
-            .default_dtype()
-            .shape(&shape64)
-            .writer(w)
-            .begin_nd()?;
+        let mut writer = npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape64).writer(w).begin_nd()?;
         writer.extend(data.iter().copied())?;
         writer.finish()
     })
@@ -37,15 +33,10 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), E
 /// Reads a float32 or float64 `.npy` file in C order into `f32`.
 pub fn read_npy_f32(path: &Path) -> Result<NpyArray, ExportError> {
     let bytes = std::fs::read(path).map_err(|e| ExportError::io(path, e))?;
-    let format = |message: String| ExportError::Format {
-        path: path.to_path_buf(),
-        message,
-    };
+    let format = |message: String| ExportError::Format { path: path.to_path_buf(), message };
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| format(format!("not a .npy file: {e}")))?;
     if npy.order() != npyz::Order::C {
-        return Err(format(
-            "Fortran-ordered arrays are not supported; save in C order".into(),
-        ));
+        return Err(format("Fortran-ordered arrays are not supported; save in C order".into()));
     }
     let shape = npy.shape().iter().map(|&s| s as usize).collect();
     let dtype = match npy.dtype() {
@@ -54,16 +45,9 @@ pub fn read_npy_f32(path: &Path) -> Result<NpyArray, ExportError> {
     };
     let data = match dtype.as_str() {
         "<f4" => npy.into_vec::<f32>().map_err(|e| format(e.to_string()))?,
-        "<f8" => npy
-            .into_vec::<f64>()
-            .map_err(|e| format(e.to_string()))?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
+        "<f8" => npy.into_vec::<f64>().map_err(|e| format(e.to_string()))?.into_iter().map(|v| v as f32).collect(),
         other => {
-            return Err(format(format!(
-                "dtype {other} is not supported; expected float32 or float64"
-            )));
+            return Err(format(format!("dtype {other} is not supported; expected float32 or float64")));
         }
     };
     Ok(NpyArray { shape, data })
@@ -86,13 +70,7 @@ mod tests {
         assert!(header.contains("'descr': '<f4'"), "{header}");
         assert!(header.contains("'shape': (2, 4, 3"), "{header}");
         let back = read_npy_f32(&path).unwrap();
-        assert_eq!(
-            back,
-            NpyArray {
-                shape: vec![2, 4, 3],
-                data
-            }
-        );
+        assert_eq!(back, NpyArray { shape: vec![2, 4, 3], data });
         assert!(!dir.path().join("a.npy.partial").exists());
     }
 

@@ -29,12 +29,7 @@ impl Observation {
 
     /// The observation as a linear row for the exact oracle; `None` if `A` is nonlinear.
     pub fn as_linear(&self, dim: usize) -> Option<LinearObservation> {
-        self.op.linear_row(dim).map(|row| LinearObservation {
-            t: self.t,
-            row,
-            value: self.value,
-            std: self.std,
-        })
+        self.op.linear_row(dim).map(|row| LinearObservation { t: self.t, row, value: self.value, std: self.std })
     }
 }
 
@@ -49,12 +44,7 @@ mod tests {
 
     #[test]
     fn log_likelihood_is_the_gaussian_density() {
-        let o = Observation {
-            t: 1,
-            op: ObservationOp::Square { index: 1 },
-            value: 5.0,
-            std: 0.5,
-        };
+        let o = Observation { t: 1, op: ObservationOp::Square { index: 1 }, value: 5.0, std: 0.5 };
         let traj = [0.0, 0.0, 0.0, 2.0];
         // Residual 5 − 4 = 1, standardised 2: log N = −2 − ln(0.5) − ½ ln 2π.
         let expected = -2.0 - 0.5f64.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();

@@ -132,13 +132,7 @@ mod tests {
         assert_eq!(ObservationOp::Identity { index: 0 }.apply(&x), -2.0);
         assert_eq!(ObservationOp::Abs { index: 0 }.apply(&x), 2.0);
         assert_eq!(ObservationOp::Square { index: 1 }.apply(&x), 9.0);
-        assert_eq!(
-            ObservationOp::Mean {
-                indices: vec![0, 1, 2, 3]
-            }
-            .apply(&x),
-            0.75
-        );
+        assert_eq!(ObservationOp::Mean { indices: vec![0, 1, 2, 3] }.apply(&x), 0.75);
         let row = ObservationOp::Mean { indices: vec![1, 3] }.linear_row(4).unwrap();
         assert_eq!(row, vec![0.0, 0.5, 0.0, 0.5]);
         assert!(ObservationOp::Square { index: 1 }.linear_row(4).is_none());
@@ -149,11 +143,6 @@ mod tests {
         for k in OperatorKind::ALL {
             assert_eq!(k.name().parse::<OperatorKind>(), Ok(k));
         }
-        assert!(
-            "arctan"
-                .parse::<OperatorKind>()
-                .unwrap_err()
-                .contains("identity, abs, square, mean")
-        );
+        assert!("arctan".parse::<OperatorKind>().unwrap_err().contains("identity, abs, square, mean"));
     }
 }

@@ -14,18 +14,9 @@ pub enum ScenarioError {
     #[error(transparent)]
     Write(#[from] ExportError),
     #[error("malformed JSON at line {line}, column {column}{}: {message}", at.as_ref().map(|a| format!(" (in {a})")).unwrap_or_default())]
-    Syntax {
-        line: usize,
-        column: usize,
-        at: Option<String>,
-        message: String,
-    },
+    Syntax { line: usize, column: usize, at: Option<String>, message: String },
     #[error("{at}: {message}{}", position.map(|(l, c)| format!(" (line {l}, column {c})")).unwrap_or_default())]
-    Schema {
-        at: String,
-        message: String,
-        position: Option<(usize, usize)>,
-    },
+    Schema { at: String, message: String, position: Option<(usize, usize)> },
     #[error("system: unknown system `{name}` (known: lorenz63, lorenz96, linear)")]
     UnknownSystem { name: String },
     #[error("{at}.op: unknown operator `{op}` (known: {known})")]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{SamplerSettings, Scenario, ScenarioError};
-use crate::dynamics::{LinearGaussian, ModelError, System};
+use crate::dynamics::{LinearGaussian, MarkovChain, ModelError, System};
 use crate::observe::{Observation, ObservationOp, OperatorKind};
 
 #[derive(Serialize, Deserialize)]
@@ -80,13 +80,7 @@ pub(super) fn parse(text: &str) -> Result<Scenario, ScenarioError> {
             Some(rows.concat())
         }
     };
-    Ok(Scenario {
-        system,
-        length,
-        observations,
-        truth,
-        sampler: raw.sampler,
-    })
+    Ok(Scenario { system, length, observations, truth, sampler: raw.sampler })
 }
 
 /// A system from JSON text holding either a system (a name or a linear model object) or a whole
@@ -100,11 +94,7 @@ pub fn system_from_json_str(text: &str) -> Result<System, ScenarioError> {
 }
 
 fn system_from_value(value: &Value) -> Result<System, ScenarioError> {
-    let schema = |message: &str| ScenarioError::Schema {
-        at: "system".into(),
-        message: message.into(),
-        position: None,
-    };
+    let schema = |message: &str| ScenarioError::Schema { at: "system".into(), message: message.into(), position: None };
     match value {
         Value::String(name) if name == "linear" => Err(schema(
             "`linear` carries its model: give an object with name, transition, offset, process_cov, initial_mean, initial_cov",
@@ -115,15 +105,13 @@ fn system_from_value(value: &Value) -> Result<System, ScenarioError> {
             Some(Value::String(name)) if map.len() == 1 => {
                 System::named(name).ok_or_else(|| ScenarioError::UnknownSystem { name: name.clone() })
             }
-            Some(Value::String(name)) if System::named(name).is_some() => Err(schema(&format!(
-                "`{name}` takes no parameters; write \"system\": \"{name}\""
-            ))),
+            Some(Value::String(name)) if System::named(name).is_some() => {
+                Err(schema(&format!("`{name}` takes no parameters; write \"system\": \"{name}\"")))
+            }
             Some(Value::String(name)) => Err(ScenarioError::UnknownSystem { name: name.clone() }),
             _ => Err(schema("a system object needs a string `name`")),
         },
-        _ => Err(schema(
-            "expected a system name (\"lorenz63\", …) or a linear model object",
-        )),
+        _ => Err(schema("expected a system name (\"lorenz63\", …) or a linear model object")),
     }
 }
 
@@ -171,11 +159,8 @@ fn observation_from_entry(
     if entry.t < 0 {
         return Err(ScenarioError::TimeOutOfRange { at, t: entry.t, length });
     }
-    let operand = |problem: &str| ScenarioError::Operand {
-        at: at.clone(),
-        op: kind.to_string(),
-        problem: problem.into(),
-    };
+    let operand =
+        |problem: &str| ScenarioError::Operand { at: at.clone(), op: kind.to_string(), problem: problem.into() };
     let indices: Vec<i64> = match (kind.takes_indices(), entry.index, entry.indices) {
         (true, Some(_), _) => return Err(operand("takes `indices` (a list), not `index`")),
         (true, None, None) => return Err(operand("needs `indices` (a list of components)")),
@@ -186,21 +171,12 @@ fn observation_from_entry(
         (false, Some(i), None) => vec![i],
     };
     if let Some((j, &index)) = indices.iter().enumerate().find(|(_, i)| **i < 0) {
-        let at = if kind.takes_indices() {
-            format!("{at}.indices[{j}]")
-        } else {
-            format!("{at}.index")
-        };
+        let at = if kind.takes_indices() { format!("{at}.indices[{j}]") } else { format!("{at}.index") };
         return Err(ScenarioError::IndexOutOfRange { at, index, dim });
     }
     let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
     let op = ObservationOp::new(kind, &indices).ok_or_else(|| operand("has the wrong number of components"))?;
-    Ok(Observation {
-        t: entry.t as usize,
-        op,
-        value: entry.value,
-        std: entry.std,
-    })
+    Ok(Observation { t: entry.t as usize, op, value: entry.value, std: entry.std })
 }
 
 /// The scenario as JSON text.
@@ -214,8 +190,8 @@ pub(super) fn write(scenario: &Scenario) -> String {
                 transition: rows(model.transition_matrix()),
                 offset: model.offset().iter().copied().collect(),
                 process_cov: rows(&model.process_cov()),
-                initial_mean: model.initial().mean().iter().copied().collect(),
-                initial_cov: rows(&model.initial().covariance()),
+                initial_mean: model.initial_prior().mean().iter().copied().collect(),
+                initial_cov: rows(&model.initial_prior().covariance()),
             })
             .unwrap_or(Value::Null)
         }
@@ -226,29 +202,16 @@ pub(super) fn write(scenario: &Scenario) -> String {
         .iter()
         .map(|o| {
             let ix: Vec<i64> = o.op.indices().iter().map(|&i| i as i64).collect();
-            let (index, indices) = if o.op.kind().takes_indices() {
-                (None, Some(ix))
-            } else {
-                (ix.first().copied(), None)
-            };
-            ObservationEntry {
-                t: o.t as i64,
-                op: o.op.kind().to_string(),
-                index,
-                indices,
-                value: o.value,
-                std: o.std,
-            }
+            let (index, indices) =
+                if o.op.kind().takes_indices() { (None, Some(ix)) } else { (ix.first().copied(), None) };
+            ObservationEntry { t: o.t as i64, op: o.op.kind().to_string(), index, indices, value: o.value, std: o.std }
         })
         .collect();
     let file = ScenarioFile {
         system,
         length: scenario.length as i64,
         observations,
-        truth: scenario
-            .truth
-            .as_ref()
-            .map(|t| t.chunks(dim.max(1)).map(<[f64]>::to_vec).collect()),
+        truth: scenario.truth.as_ref().map(|t| t.chunks(dim.max(1)).map(<[f64]>::to_vec).collect()),
         sampler: scenario.sampler.clone(),
     };
     let mut out = String::new();
@@ -280,10 +243,7 @@ fn write_pretty(value: &Value, indent: usize, out: &mut String) {
         }
         Value::Object(map) if map.values().all(|v| !v.is_array() && !v.is_object()) && indent >= 2 => {
             // Small flat objects (one observation) on one line.
-            let inner: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {v}", Value::String(k.clone())))
-                .collect();
+            let inner: Vec<String> = map.iter().map(|(k, v)| format!("{}: {v}", Value::String(k.clone()))).collect();
             out.push_str("{ ");
             out.push_str(&inner.join(", "));
             out.push_str(" }");
@@ -323,12 +283,7 @@ fn path_error(path: String, e: serde_json::Error) -> ScenarioError {
             message,
             position: Some((line, column)),
         },
-        _ => ScenarioError::Syntax {
-            line,
-            column,
-            at: (path != ".").then_some(path),
-            message,
-        },
+        _ => ScenarioError::Syntax { line, column, at: (path != ".").then_some(path), message },
     }
 }
 
@@ -341,9 +296,5 @@ fn strip_position(message: &str) -> String {
 }
 
 fn prefixed_path(prefix: &str, path: &str) -> String {
-    if path == "." {
-        prefix.to_string()
-    } else {
-        format!("{prefix}.{path}")
-    }
+    if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") }
 }

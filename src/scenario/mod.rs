@@ -50,11 +50,7 @@ impl Scenario {
         for (k, o) in self.observations.iter().enumerate() {
             let at = format!("observations[{k}]");
             if o.t >= self.length {
-                return Err(ScenarioError::TimeOutOfRange {
-                    at,
-                    t: o.t as i64,
-                    length: self.length,
-                });
+                return Err(ScenarioError::TimeOutOfRange { at, t: o.t as i64, length: self.length });
             }
             if let ObservationOp::Mean { indices } = &o.op {
                 if indices.is_empty() {
@@ -62,24 +58,13 @@ impl Scenario {
                 }
                 if let Some((j, &index)) = indices.iter().enumerate().find(|(_, i)| **i >= dim) {
                     let at = format!("{at}.indices[{j}]");
-                    return Err(ScenarioError::IndexOutOfRange {
-                        at,
-                        index: index as i64,
-                        dim,
-                    });
+                    return Err(ScenarioError::IndexOutOfRange { at, index: index as i64, dim });
                 }
             } else if let Some(&index) = o.op.indices().iter().find(|i| **i >= dim) {
-                return Err(ScenarioError::IndexOutOfRange {
-                    at: format!("{at}.index"),
-                    index: index as i64,
-                    dim,
-                });
+                return Err(ScenarioError::IndexOutOfRange { at: format!("{at}.index"), index: index as i64, dim });
             }
             if !o.value.is_finite() {
-                return Err(ScenarioError::NonFinite {
-                    at: format!("{at}.value"),
-                    value: o.value,
-                });
+                return Err(ScenarioError::NonFinite { at: format!("{at}.value"), value: o.value });
             }
             if !(o.std.is_finite() && o.std > 0.0) {
                 return Err(ScenarioError::Std { at, std: o.std });
@@ -121,10 +106,8 @@ impl Scenario {
 
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
         Self::from_json_str(&text)
     }
 

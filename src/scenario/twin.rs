@@ -30,55 +30,27 @@ pub struct TwinSpec {
 /// storing the truth in the scenario. The specification is validated before anything is simulated.
 pub fn twin_experiment(system: System, spec: &TwinSpec) -> Result<Scenario, ScenarioError> {
     if spec.every == 0 {
-        return Err(ScenarioError::Invalid {
-            at: "every".into(),
-            message: "must be at least 1".into(),
-        });
+        return Err(ScenarioError::Invalid { at: "every".into(), message: "must be at least 1".into() });
     }
     let ops: Vec<ObservationOp> = if spec.kind.takes_indices() {
-        vec![ObservationOp::Mean {
-            indices: spec.indices.clone(),
-        }]
+        vec![ObservationOp::Mean { indices: spec.indices.clone() }]
     } else {
-        spec.indices
-            .iter()
-            .map(|&i| ObservationOp::new(spec.kind, &[i]))
-            .collect::<Option<_>>()
-            .unwrap_or_default()
+        spec.indices.iter().map(|&i| ObservationOp::new(spec.kind, &[i])).collect::<Option<_>>().unwrap_or_default()
     };
     if spec.indices.is_empty() || ops.is_empty() {
-        return Err(ScenarioError::Invalid {
-            at: "indices".into(),
-            message: "name at least one component".into(),
-        });
+        return Err(ScenarioError::Invalid { at: "indices".into(), message: "name at least one component".into() });
     }
     let observations = (spec.offset..spec.length.max(spec.offset))
         .step_by(spec.every)
-        .flat_map(|t| {
-            ops.iter().map(move |op| Observation {
-                t,
-                op: op.clone(),
-                value: 0.0,
-                std: spec.std,
-            })
-        })
+        .flat_map(|t| ops.iter().map(move |op| Observation { t, op: op.clone(), value: 0.0, std: spec.std }))
         .collect();
-    let mut scenario = Scenario {
-        system,
-        length: spec.length,
-        observations,
-        truth: None,
-        sampler: None,
-    };
+    let mut scenario = Scenario { system, length: spec.length, observations, truth: None, sampler: None };
     // Values are placeholders here: this checks indices, times, std and length up front.
     scenario.validate()?;
     if spec.offset >= spec.length {
         return Err(ScenarioError::Invalid {
             at: "offset".into(),
-            message: format!(
-                "{} leaves no state to observe in a trajectory of {}",
-                spec.offset, spec.length
-            ),
+            message: format!("{} leaves no state to observe in a trajectory of {}", spec.offset, spec.length),
         });
     }
 

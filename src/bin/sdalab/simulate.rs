@@ -37,10 +37,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     let system = args.system.load()?;
     let chain = system.chain();
     let burn_in = args.burn_in.unwrap_or(chain.default_burn_in());
-    let shape: Vec<usize> = [args.samples, args.length]
-        .into_iter()
-        .chain(chain.state_shape())
-        .collect();
+    let shape: Vec<usize> = [args.samples, args.length].into_iter().chain(chain.state_shape()).collect();
     eprintln!(
         "simulating {} trajectories of {} states of {} (burn-in {burn_in}, seed {})",
         args.samples,
@@ -49,9 +46,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         args.seed
     );
     let bar = progress::bar(args.samples as u64, "trajectories");
-    let data = simulate_ensemble(chain, args.length, args.samples, burn_in, args.seed, &|done| {
-        bar.set_position(done)
-    });
+    let data = simulate_ensemble(chain, args.length, args.samples, burn_in, args.seed, &|done| bar.set_position(done));
     bar.finish_and_clear();
     let data: Vec<f32> = data.into_iter().map(|v| v as f32).collect();
     write_npy_f32(&args.out, &shape, &data).context("writing the ensemble")?;

@@ -25,11 +25,7 @@ impl SystemArg {
                 let system = system_from_json_str(&text).with_context(|| path.display().to_string())?;
                 match system {
                     System::Linear(_) => Ok(system),
-                    other => bail!(
-                        "{}: holds system `{}`, not a linear model",
-                        path.display(),
-                        other.name()
-                    ),
+                    other => bail!("{}: holds system `{}`, not a linear model", path.display(), other.name()),
                 }
             }
             ("linear", None) => bail!("--system linear needs --model FILE.json with the linear model"),

@@ -17,11 +17,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
     let scenario = Scenario::load(&args.scenario)?;
     let chain = scenario.system.chain();
     println!("{}: valid", args.scenario.display());
-    println!(
-        "  system        {} (state shape {:?})",
-        chain.name(),
-        chain.state_shape()
-    );
+    println!("  system        {} (state shape {:?})", chain.name(), chain.state_shape());
     println!("  length        {}", scenario.length);
     let counts: Vec<String> = OperatorKind::ALL
         .iter()
@@ -29,11 +25,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| format!("{n} {k}"))
         .collect();
-    println!(
-        "  observations  {} ({})",
-        scenario.observations.len(),
-        counts.join(", ")
-    );
+    println!("  observations  {} ({})", scenario.observations.len(), counts.join(", "));
     if let Some(ll) = scenario.truth_log_likelihood() {
         println!("  truth         stored; log p(y | truth) = {ll:.3}");
     } else {
@@ -43,10 +35,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
         match scenario.linear_observations() {
             Ok(rows) => {
                 let posterior = model.smooth(scenario.length, &rows)?;
-                println!(
-                    "  exact         log p(y) = {:.3} (Kalman filter)",
-                    posterior.log_evidence
-                );
+                println!("  exact         log p(y) = {:.3} (Kalman filter)", posterior.log_evidence);
             }
             Err(e) => println!("  exact         unavailable: {e}"),
         }

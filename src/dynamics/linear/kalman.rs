@@ -3,6 +3,7 @@
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 
 use super::{LinearGaussian, LinearObservation};
+use crate::dynamics::MarkovChain;
 use crate::dynamics::ModelError;
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -35,7 +36,7 @@ impl LinearGaussian {
         let mut filtered_means: Vec<DVector<f64>> = Vec::with_capacity(length);
         let mut filtered_covs: Vec<DMatrix<f64>> = Vec::with_capacity(length);
         let mut log_evidence = 0.0;
-        let (mut mean, mut cov) = (self.initial().mean().clone(), self.initial().covariance());
+        let (mut mean, mut cov) = (self.initial_prior().mean().clone(), self.initial_prior().covariance());
         for (i, obs) in by_time.iter().enumerate() {
             predicted_means.push(mean.clone());
             predicted_covs.push(cov.clone());
@@ -65,12 +66,7 @@ impl LinearGaussian {
             );
             lag_one[i] = &covariances[i + 1] * gain.transpose();
         }
-        Ok(SmoothedPosterior {
-            means,
-            covariances,
-            lag_one,
-            log_evidence,
-        })
+        Ok(SmoothedPosterior { means, covariances, lag_one, log_evidence })
     }
 }
 
@@ -141,10 +137,8 @@ pub(super) fn condition(
     let n = mean.len();
     let i_kh = DMatrix::identity(n, n) - &gain * h;
     let new_cov = symmetric(&i_kh * cov * i_kh.transpose() + &gain * DMatrix::from_diagonal(r) * gain.transpose());
-    let whitened = chol
-        .l()
-        .solve_lower_triangular(&innovation)
-        .unwrap_or_else(|| DVector::from_element(y.len(), f64::NAN));
+    let whitened =
+        chol.l().solve_lower_triangular(&innovation).unwrap_or_else(|| DVector::from_element(y.len(), f64::NAN));
     let log_det = 2.0 * chol.l().diagonal().iter().map(|v| v.ln()).sum::<f64>();
     let log_lik = -0.5 * (whitened.norm_squared() + log_det + y.len() as f64 * LN_2PI);
     Ok((new_mean, new_cov, log_lik))

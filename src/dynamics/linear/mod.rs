@@ -14,7 +14,6 @@ pub use linear_observation::LinearObservation;
 pub use stacked::TrajectoryGaussian;
 
 use nalgebra::{DMatrix, DVector};
-use rand::RngCore;
 
 use super::{Gaussian, MarkovChain, ModelError, Normalisation};
 
@@ -61,10 +60,7 @@ impl LinearGaussian {
                 found: format!("{}", offset.len()),
             });
         }
-        for (field, values) in [
-            ("system.transition", transition.as_slice()),
-            ("system.offset", offset.as_slice()),
-        ] {
+        for (field, values) in [("system.transition", transition.as_slice()), ("system.offset", offset.as_slice())] {
             if !values.iter().all(|v| v.is_finite()) {
                 return Err(ModelError::NonFinite { field: field.into() });
             }
@@ -73,13 +69,7 @@ impl LinearGaussian {
         let initial = Gaussian::new(initial_mean, initial_cov, "system.initial_cov")?;
         let center = initial.mean().iter().copied().collect();
         let scale = initial.covariance().diagonal().iter().map(|v| v.sqrt()).collect();
-        Ok(Self {
-            transition,
-            offset,
-            noise,
-            initial,
-            normalisation: Normalisation::new(center, scale),
-        })
+        Ok(Self { transition, offset, noise, initial, normalisation: Normalisation::new(center, scale) })
     }
 
     pub fn dim(&self) -> usize {
@@ -100,11 +90,6 @@ impl LinearGaussian {
     pub fn process_cov(&self) -> DMatrix<f64> {
         self.noise.covariance()
     }
-
-    /// `N(m_0, P_0)`.
-    pub fn initial(&self) -> &Gaussian {
-        &self.initial
-    }
 }
 
 impl MarkovChain for LinearGaussian {
@@ -116,9 +101,8 @@ impl MarkovChain for LinearGaussian {
         vec![self.dim()]
     }
 
-    fn sample_initial(&self, rng: &mut dyn RngCore, out: &mut [f64]) {
-        out.fill(0.0);
-        self.initial.add_sample(rng, out);
+    fn initial_prior(&self) -> &Gaussian {
+        &self.initial
     }
 
     fn drift(&self, x: &[f64], out: &mut [f64]) {

@@ -4,6 +4,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::kalman::{condition, group_by_time, stack, symmetric};
 use super::{LinearGaussian, LinearObservation};
+use crate::dynamics::MarkovChain;
 use crate::dynamics::ModelError;
 
 /// `N(mean, covariance)` over the stacked trajectory `(x_0, …, x_{L−1})` (time-major: state 0's
@@ -27,7 +28,7 @@ impl LinearGaussian {
         let q = self.process_cov();
         let mut mean = DVector::zeros(n);
         let mut covariance = DMatrix::zeros(n, n);
-        let (mut mi, mut pi) = (self.initial().mean().clone(), self.initial().covariance());
+        let (mut mi, mut pi) = (self.initial_prior().mean().clone(), self.initial_prior().covariance());
         for i in 0..length {
             if i > 0 {
                 mi = m * &mi + self.offset();
@@ -40,17 +41,10 @@ impl LinearGaussian {
                     block = m * &block;
                 }
                 covariance.view_mut((j * d, i * d), (d, d)).copy_from(&block);
-                covariance
-                    .view_mut((i * d, j * d), (d, d))
-                    .copy_from(&block.transpose());
+                covariance.view_mut((i * d, j * d), (d, d)).copy_from(&block.transpose());
             }
         }
-        TrajectoryGaussian {
-            state_dim: d,
-            length,
-            mean,
-            covariance,
-        }
+        TrajectoryGaussian { state_dim: d, length, mean, covariance }
     }
 }
 
@@ -95,22 +89,8 @@ impl TrajectoryGaussian {
         for (k, o) in observations.iter().enumerate() {
             h.view_mut((k, o.t * d), (1, d)).copy_from(&rows.row(k));
         }
-        let (mean, covariance, log_evidence) = condition(
-            &self.mean,
-            &self.covariance,
-            &h,
-            &y,
-            &r,
-            "dense trajectory conditioning",
-        )?;
-        Ok((
-            TrajectoryGaussian {
-                state_dim: d,
-                length: self.length,
-                mean,
-                covariance,
-            },
-            log_evidence,
-        ))
+        let (mean, covariance, log_evidence) =
+            condition(&self.mean, &self.covariance, &h, &y, &r, "dense trajectory conditioning")?;
+        Ok((TrajectoryGaussian { state_dim: d, length: self.length, mean, covariance }, log_evidence))
     }
 }
