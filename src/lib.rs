@@ -8,4 +8,6 @@ pub mod dynamics;
 pub mod export;
 pub mod observe;
 pub mod rng;
+pub mod sampler;
 pub mod scenario;
+pub mod score;

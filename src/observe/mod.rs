@@ -3,11 +3,13 @@
 //!
 //! An [`Observation`] says that `A(x_t) + N(0, std²) = value` for one state `x_t` of a trajectory,
 //! with `A` an [`ObservationOp`]. This module evaluates `A`, the Gaussian log-likelihood, and reduces
-//! linear operators to the rows the exact oracle in [`crate::dynamics::linear`] accepts. It never
-//! samples.
+//! linear operators to the rows the exact oracle in [`crate::dynamics::linear`] accepts, and prepares
+//! them as tensors so guidance can differentiate `A` ([`TensorObservations`]). It never samples.
 
 mod observation;
 mod operator;
+mod tensor_observations;
 
 pub use observation::{Observation, log_likelihood};
 pub use operator::{ObservationOp, OperatorKind};
+pub use tensor_observations::TensorObservations;

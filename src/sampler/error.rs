@@ -1,0 +1,17 @@
+//! Errors of sampling.
+
+use thiserror::Error;
+
+use crate::score::ScoreError;
+
+#[derive(Debug, Error)]
+pub enum SamplerError {
+    #[error(transparent)]
+    Score(#[from] ScoreError),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Invalid(String),
+}

@@ -1,0 +1,44 @@
+//! Checkpoint folders: `config.json` + `model.safetensors`.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+
+use super::{ModelConfig, ScoreError, ScoreNetwork};
+
+/// A loaded checkpoint: its configuration and its network with constant (detached) weights.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub dir: PathBuf,
+    pub config: ModelConfig,
+    pub network: ScoreNetwork,
+}
+
+/// Loads `dir/config.json` and `dir/model.safetensors` onto `device`. Missing or truncated files,
+/// missing tensors and wrong shapes are errors naming the file and the tensor.
+pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<Checkpoint, ScoreError> {
+    if !dir.is_dir() {
+        return Err(ScoreError::Checkpoint { path: dir.to_path_buf(), message: "no such checkpoint folder".into() });
+    }
+    let config = ModelConfig::load(&dir.join("config.json"))?;
+    let weights = dir.join("model.safetensors");
+    let err = |message: String| ScoreError::Checkpoint { path: weights.clone(), message };
+    if !weights.is_file() {
+        return Err(err("missing".into()));
+    }
+    let tensors = candle_core::safetensors::load(&weights, device).map_err(|e| err(format!("cannot read: {e}")))?;
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+    let network = ScoreNetwork::new(&config, vb).map_err(|e| err(e.to_string()))?;
+    Ok(Checkpoint { dir: dir.to_path_buf(), config, network })
+}
+
+/// Writes the trainable weights of `varmap` to `path` (safetensors), atomically.
+pub fn save_weights(varmap: &VarMap, path: &Path) -> Result<(), ScoreError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let err = |message: String| ScoreError::Checkpoint { path: path.to_path_buf(), message };
+    varmap.save(&partial).map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&partial, path).map_err(|e| err(e.to_string()))
+}

@@ -1,0 +1,90 @@
+//! Residual MLP for windows of flat states (Lorenz-63).
+
+use candle_core::{D, Tensor};
+use candle_nn::{Linear, Module, VarBuilder, linear};
+use serde::{Deserialize, Serialize};
+
+use super::TimeEmbedding;
+use super::layers::{layer_norm, silu};
+
+/// Sizes of a [`ResidualMlp`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpConfig {
+    /// Hidden width.
+    pub width: usize,
+    /// Number of residual blocks.
+    pub depth: usize,
+    /// Width of the time embedding concatenated to the input.
+    pub embedding: usize,
+    /// Fourier frequencies of the time embedding.
+    pub frequencies: usize,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        Self { width: 256, depth: 5, embedding: 64, frequencies: 16 }
+    }
+}
+
+/// Pre-LayerNorm block `x + W₂·SiLU(W₁·LN(x))`.
+#[derive(Debug, Clone)]
+struct ResidualBlock {
+    expand: Linear,
+    contract: Linear,
+}
+
+impl ResidualBlock {
+    fn new(width: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(Self { expand: linear(width, width, vb.pp("expand"))?, contract: linear(width, width, vb.pp("contract"))? })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let h = silu(&self.expand.forward(&layer_norm(x)?)?)?;
+        x + self.contract.forward(&h)?
+    }
+}
+
+/// `ε(x, t)` for a window `[B, W, S]` of flat states: `[x, emb(t)] → Linear → blocks → Linear`.
+/// Keys: `time`, `input`, `blocks.{i}`, `output`.
+#[derive(Debug, Clone)]
+pub struct ResidualMlp {
+    time: TimeEmbedding,
+    input: Linear,
+    blocks: Vec<ResidualBlock>,
+    output: Linear,
+    features: usize,
+}
+
+impl ResidualMlp {
+    /// `features` = window × state size.
+    pub fn new(cfg: &MlpConfig, features: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let blocks =
+            (0..cfg.depth).map(|i| ResidualBlock::new(cfg.width, vb.pp("blocks").pp(i))).collect::<Result<_, _>>()?;
+        Ok(Self {
+            time: TimeEmbedding::new(cfg.frequencies, cfg.embedding, vb.pp("time"))?,
+            input: linear(features + cfg.embedding, cfg.width, vb.pp("input"))?,
+            blocks,
+            output: linear(cfg.width, features, vb.pp("output"))?,
+            features,
+        })
+    }
+
+    /// `x`: `[B, …]` with `features` values per row; `t`: `[B]`. Returns ε with the shape of `x`.
+    pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {
+        let shape = x.shape().clone();
+        let flat = x.reshape((shape.dims()[0], self.features))?;
+        let mut h = self.input.forward(&Tensor::cat(&[flat, self.time.forward(t)?], D::Minus1)?)?;
+        for block in &self.blocks {
+            h = block.forward(&h)?;
+        }
+        self.output.forward(&h)?.reshape(shape)
+    }
+
+    /// Multiply-add FLOPs of one forward pass per row (matrix products only).
+    pub fn flops_per_row(cfg: &MlpConfig, features: usize) -> f64 {
+        let w = cfg.width as f64;
+        let f = features as f64;
+        2.0 * ((f + cfg.embedding as f64) * w + cfg.depth as f64 * 2.0 * w * w + w * f)
+    }
+}

@@ -1,0 +1,33 @@
+//! Prior scores: the noise schedule, the local score networks, their composition into a
+//! whole-trajectory score, checkpoints, training, and the exact Gaussian score of the linear toy.
+//!
+//! Everything here works in the networks' normalised space and in ε-parameterisation:
+//! `ε(x(t), t) ≈ −σ(t)·∇ log p(x(t))`. This module knows nothing of observations; guidance lives
+//! in [`crate::sampler`].
+
+mod adamw;
+mod checkpoint;
+mod config;
+mod error;
+mod exact_gaussian;
+mod layers;
+mod mlp;
+mod network;
+mod schedule;
+mod time_embedding;
+mod training;
+mod trajectory_score;
+mod window;
+
+pub use adamw::AdamW;
+pub use checkpoint::{Checkpoint, load_checkpoint, save_weights};
+pub use config::{Architecture, ModelConfig, TrainingRecord};
+pub use error::ScoreError;
+pub use exact_gaussian::ExactGaussianScore;
+pub use mlp::{MlpConfig, ResidualMlp};
+pub use network::ScoreNetwork;
+pub use schedule::VpSchedule;
+pub use time_embedding::TimeEmbedding;
+pub use training::{Trainer, TrainingData, TrainingSettings};
+pub use trajectory_score::{ComposedNetworkScore, TrajectoryScore};
+pub use window::WindowComposer;

@@ -1,0 +1,32 @@
+//! Fourier features of the diffusion time, followed by a small MLP.
+
+use candle_core::{D, Tensor};
+use candle_nn::{Linear, Module, VarBuilder, linear};
+
+/// `t ↦ Linear(SiLU(Linear([cos(π n t), sin(π n t)]_{n=1..F})))`.
+#[derive(Debug, Clone)]
+pub struct TimeEmbedding {
+    frequencies: Tensor,
+    hidden: Linear,
+    output: Linear,
+}
+
+impl TimeEmbedding {
+    /// `features` frequencies, embedding of size `width`. Keys `hidden`, `output`.
+    pub fn new(features: usize, width: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let freqs: Vec<f64> = (1..=features).map(|n| std::f64::consts::PI * n as f64).collect();
+        let frequencies = Tensor::new(freqs.as_slice(), vb.device())?.to_dtype(vb.dtype())?;
+        Ok(Self {
+            frequencies,
+            hidden: linear(2 * features, width, vb.pp("hidden"))?,
+            output: linear(width, width, vb.pp("output"))?,
+        })
+    }
+
+    /// `t` of shape `[B]` → `[B, width]`.
+    pub fn forward(&self, t: &Tensor) -> candle_core::Result<Tensor> {
+        let phase = t.unsqueeze(1)?.broadcast_mul(&self.frequencies.unsqueeze(0)?)?;
+        let features = Tensor::cat(&[phase.cos()?, phase.sin()?], D::Minus1)?;
+        self.output.forward(&super::layers::silu(&self.hidden.forward(&features)?)?)
+    }
+}

@@ -1,0 +1,221 @@
+//! Denoising score matching on random windows of simulated trajectories.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+use super::{AdamW, ModelConfig, ScoreError, ScoreNetwork, VpSchedule, save_weights};
+use crate::rng;
+
+/// Trajectories in network space, split into training and held-out validation sets.
+pub struct TrainingData {
+    /// `[N·L, …state]`: trajectories stacked state by state.
+    train: Tensor,
+    valid: Tensor,
+    length: usize,
+    state_shape: Vec<usize>,
+}
+
+impl TrainingData {
+    /// `values`: physical-unit trajectories of shape `[N, L, …state]` (flat, C order). The last
+    /// `valid_fraction` of the trajectories (at least one) are held out.
+    pub fn new(
+        values: &[f32],
+        trajectories: usize,
+        length: usize,
+        state_shape: &[usize],
+        center: &[f64],
+        scale: &[f64],
+        valid_fraction: f64,
+        device: &Device,
+    ) -> Result<Self, ScoreError> {
+        let d: usize = state_shape.iter().product();
+        if values.len() != trajectories * length * d || trajectories < 2 {
+            return Err(ScoreError::Invalid {
+                what: "training data".into(),
+                reason: format!("need ≥ 2 trajectories of {length} states of {d} values, got {} values", values.len()),
+            });
+        }
+        let normalised: Vec<f32> =
+            values.iter().enumerate().map(|(i, v)| ((*v as f64 - center[i % d]) / scale[i % d]) as f32).collect();
+        let n_valid = ((trajectories as f64 * valid_fraction).round() as usize).clamp(1, trajectories - 1);
+        let n_train = trajectories - n_valid;
+        let split = n_train * length * d;
+        let shape = |n: usize| [vec![n * length], state_shape.to_vec()].concat();
+        Ok(Self {
+            train: Tensor::from_slice(&normalised[..split], shape(n_train), device)?,
+            valid: Tensor::from_slice(&normalised[split..], shape(n_valid), device)?,
+            length,
+            state_shape: state_shape.to_vec(),
+        })
+    }
+
+    fn trajectories(set: &Tensor, length: usize) -> usize {
+        set.dim(0).unwrap_or(0) / length
+    }
+}
+
+/// Optimisation settings of a training run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingSettings {
+    pub steps: usize,
+    pub batch: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+    /// Windows in the fixed validation batch.
+    pub validation_windows: usize,
+}
+
+/// A training run: network, optimiser and data. Step `i` draws its batch from random stream
+/// `i` of the seed, so a resumed run continues exactly as an uninterrupted one would.
+pub struct Trainer {
+    config: ModelConfig,
+    varmap: VarMap,
+    network: ScoreNetwork,
+    optimizer: AdamW,
+    data: TrainingData,
+    settings: TrainingSettings,
+    schedule: VpSchedule,
+    validation: (Tensor, Tensor, Tensor),
+}
+
+impl Trainer {
+    pub fn new(
+        config: ModelConfig,
+        data: TrainingData,
+        settings: TrainingSettings,
+        device: &Device,
+    ) -> Result<Self, ScoreError> {
+        if data.state_shape != config.state_shape || data.length < config.window {
+            return Err(ScoreError::Invalid {
+                what: "training data".into(),
+                reason: format!(
+                    "trajectories of {} states of shape {:?} cannot train windows of {} states of shape {:?}",
+                    data.length, data.state_shape, config.window, config.state_shape
+                ),
+            });
+        }
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let network = ScoreNetwork::new(&config, vb)?;
+        let optimizer = AdamW::new(&varmap, settings.weight_decay)?;
+        let schedule = VpSchedule::new();
+        // A fixed validation batch: same windows, times and noise at every evaluation.
+        let mut rng = rng::stream(settings.seed ^ 0x5EED_0F_DA7A, u64::MAX - 1);
+        let validation =
+            noised_batch(&data.valid, data.length, config.window, settings.validation_windows, &schedule, &mut rng)?;
+        Ok(Self { config, varmap, network, optimizer, data, settings, schedule, validation })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn settings(&self) -> &TrainingSettings {
+        &self.settings
+    }
+
+    /// Updates applied so far.
+    pub fn step_count(&self) -> usize {
+        self.optimizer.steps()
+    }
+
+    /// Learning rate of the next step: linear decay from the initial rate to 0.
+    pub fn learning_rate(&self) -> f64 {
+        let progress = self.step_count() as f64 / self.settings.steps.max(1) as f64;
+        self.settings.learning_rate * (1.0 - progress).max(0.0)
+    }
+
+    /// One optimisation step; returns the batch's DSM loss.
+    pub fn step(&mut self) -> Result<f64, ScoreError> {
+        let mut rng = rng::stream(self.settings.seed, self.step_count() as u64);
+        let (x, t, eps) = noised_batch(
+            &self.data.train,
+            self.data.length,
+            self.config.window,
+            self.settings.batch,
+            &self.schedule,
+            &mut rng,
+        )?;
+        let loss = (self.network.forward(&x, &t)? - eps)?.sqr()?.mean_all()?;
+        let grads = loss.backward()?;
+        let lr = self.learning_rate();
+        self.optimizer.step(&grads, lr)?;
+        Ok(loss.to_scalar::<f32>()? as f64)
+    }
+
+    /// DSM loss on the fixed held-out batch.
+    pub fn validation_loss(&self) -> Result<f64, ScoreError> {
+        let (x, t, eps) = &self.validation;
+        let n = x.dim(0)?;
+        let chunk = 4096;
+        let mut total = 0.0;
+        for start in (0..n).step_by(chunk) {
+            let len = chunk.min(n - start);
+            let pred = self.network.forward(&x.narrow(0, start, len)?, &t.narrow(0, start, len)?)?;
+            let err = (pred - eps.narrow(0, start, len)?)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+            total += err;
+        }
+        Ok(total / eps.elem_count() as f64)
+    }
+
+    /// Writes `model.safetensors` and `optimizer.safetensors` into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<(), ScoreError> {
+        save_weights(&self.varmap, &dir.join("model.safetensors"))?;
+        self.optimizer.save(&dir.join("optimizer.safetensors"))
+    }
+
+    /// Restores weights and optimiser state saved by [`Trainer::save`] after `steps` updates.
+    pub fn resume(&mut self, dir: &Path, steps: usize) -> Result<(), ScoreError> {
+        let weights = dir.join("model.safetensors");
+        self.varmap
+            .load(&weights)
+            .map_err(|e| ScoreError::Checkpoint { path: weights.clone(), message: e.to_string() })?;
+        self.optimizer.load(&dir.join("optimizer.safetensors"), steps)
+    }
+}
+
+/// `batch` random windows from `set`, each noised at its own `t ~ U(0, 1)`: `(x(t), t, ε)`.
+fn noised_batch(
+    set: &Tensor,
+    length: usize,
+    window: usize,
+    batch: usize,
+    schedule: &VpSchedule,
+    rng: &mut rng::SeededRng,
+) -> Result<(Tensor, Tensor, Tensor), ScoreError> {
+    let trajectories = TrainingData::trajectories(set, length);
+    let starts = length - window + 1;
+    let mut index = Vec::with_capacity(batch * window);
+    for _ in 0..batch {
+        let n = rng.random_range(0..trajectories);
+        let s = rng.random_range(0..starts);
+        index.extend((0..window).map(|w| (n * length + s + w) as u32));
+    }
+    let device = set.device();
+    let dims = set.dims();
+    let mut shape = vec![batch, window];
+    shape.extend_from_slice(&dims[1..]);
+    let x = set.index_select(&Tensor::from_vec(index, batch * window, device)?, 0)?.reshape(shape.as_slice())?;
+    let times: Vec<f32> = (0..batch).map(|_| rng.random::<f32>()).collect();
+    let per_row = x.elem_count() / batch;
+    let mut mu = Vec::with_capacity(batch);
+    let mut sigma = Vec::with_capacity(batch);
+    for &t in &times {
+        mu.push(schedule.mu(t as f64) as f32);
+        sigma.push(schedule.sigma(t as f64) as f32);
+    }
+    let noise: Vec<f32> = (0..batch * per_row).map(|_| rng.sample(StandardNormal)).collect();
+    let eps = Tensor::from_vec(noise, shape.as_slice(), device)?;
+    let column = |v: Vec<f32>| -> candle_core::Result<Tensor> {
+        let mut s = vec![batch];
+        s.extend(std::iter::repeat_n(1, shape.len() - 1));
+        Tensor::from_vec(v, s, device)
+    };
+    let xt = (x.broadcast_mul(&column(mu)?)? + eps.broadcast_mul(&column(sigma)?)?)?;
+    Ok((xt, Tensor::from_vec(times, batch, device)?, eps))
+}

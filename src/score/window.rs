@@ -1,0 +1,63 @@
+//! Composition of local window scores into a whole-trajectory score (pseudo-Markov blanket).
+
+use candle_core::{IndexOp, Tensor};
+
+use super::ScoreError;
+
+/// Cuts a trajectory `[S, L, …]` into its `L − 2k` windows of `2k+1` states and assembles window
+/// outputs back into a trajectory: state `i` takes the output of the window centred on it; the
+/// first `k` states take the first window's positions `0..k`, the last `k` the last window's
+/// positions `k+1..2k+1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowComposer {
+    k: usize,
+}
+
+impl WindowComposer {
+    /// `window` = 2k+1 with k ≥ 1.
+    pub fn new(window: usize) -> Result<Self, ScoreError> {
+        if window < 3 || window % 2 == 0 {
+            return Err(ScoreError::BadWindow { window });
+        }
+        Ok(Self { k: window / 2 })
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn window(&self) -> usize {
+        2 * self.k + 1
+    }
+
+    /// Number of windows in a trajectory of `length` states; an error if it has none.
+    pub fn count(&self, length: usize) -> Result<usize, ScoreError> {
+        if length < self.window() {
+            return Err(ScoreError::TooShort { window: self.window(), length });
+        }
+        Ok(length - 2 * self.k)
+    }
+
+    /// `[S, L, …]` → `[S, J, W, …]` with `J = L − 2k` windows, one gather (differentiable).
+    pub fn windows(&self, x: &Tensor) -> Result<Tensor, ScoreError> {
+        let dims = x.dims().to_vec();
+        let j = self.count(dims[1])?;
+        let w = self.window();
+        let index: Vec<u32> = (0..j).flat_map(|s| (s..s + w).map(|i| i as u32)).collect();
+        let index = Tensor::from_vec(index, j * w, x.device())?;
+        let gathered = x.index_select(&index, 1)?;
+        let mut shape = vec![dims[0], j, w];
+        shape.extend_from_slice(&dims[2..]);
+        Ok(gathered.reshape(shape)?)
+    }
+
+    /// `[S, J, W, …]` window outputs → `[S, L, …]` by the composition rule.
+    pub fn assemble(&self, windows: &Tensor) -> Result<Tensor, ScoreError> {
+        let j = windows.dim(1)?;
+        let k = self.k;
+        let head = windows.i((.., 0, 0..k))?;
+        let centre = windows.i((.., .., k))?;
+        let tail = windows.i((.., j - 1, k + 1..2 * k + 1))?;
+        Ok(Tensor::cat(&[head, centre, tail], 1)?)
+    }
+}
