@@ -6,6 +6,7 @@
 
 pub mod dynamics;
 pub mod export;
+pub mod metrics;
 pub mod observe;
 pub mod rng;
 pub mod sampler;

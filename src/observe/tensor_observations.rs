@@ -128,13 +128,13 @@ impl TensorObservations {
         Tensor::cat(&parts, 1)
     }
 
-    /// `‖∂A_k/∂x‖²` with respect to network space, `[S, K]` (constant but for `square`, whose
-    /// Jacobian `2·x·scale` is evaluated at `x` and detached).
+    /// `‖∂A_k/∂x‖²` with respect to network space, `[S, K]`: constant but for `square`, whose
+    /// Jacobian is `2·x·scale` (differentiable in `x`).
     pub fn jacobian_norm2(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let s = x.dim(0)?;
         let mut parts = Vec::with_capacity(2);
         if let Some(index) = &self.point_index {
-            let v = self.physical(&x.detach())?.index_select(index, 1)?;
+            let v = self.physical(x)?.index_select(index, 1)?;
             let linear = (&self.identity_mask + &self.abs_mask)?.broadcast_mul(&self.point_scale2)?;
             let square = (v.sqr()? * 4.0)?.broadcast_mul(&self.square_mask.broadcast_mul(&self.point_scale2)?)?;
             parts.push(square.broadcast_add(&linear)?);

@@ -30,8 +30,15 @@ impl<'a> GuidedScore<'a> {
         Self { prior, guidance, observations, schedule: VpSchedule::new() }
     }
 
-    /// The approximate `log p(y | x(t))`, summed over trajectories (each depends on its own `x`).
-    fn log_likelihood(&self, x: &Tensor, eps: &Tensor, t: f64) -> candle_core::Result<Tensor> {
+    /// The approximate `log p(y | x(t))` summed over the trajectories of `x` (each term depends
+    /// on its own trajectory only), and the prior ε it was computed from.
+    pub fn log_likelihood(&self, x: &Tensor, t: f64) -> Result<(Tensor, Tensor), ScoreError> {
+        let eps = self.prior.epsilon(x, t)?;
+        let log_p = self.surrogate(x, &eps, t)?;
+        Ok((eps, log_p))
+    }
+
+    fn surrogate(&self, x: &Tensor, eps: &Tensor, t: f64) -> candle_core::Result<Tensor> {
         let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
         let x_hat = ((x - (eps * sigma)?)? / mu)?;
         let residual = self.observations.predict(&x_hat)?.broadcast_sub(self.observations.values())?.neg()?;
@@ -56,8 +63,7 @@ impl TrajectoryScore for GuidedScore<'_> {
             return self.prior.epsilon(x, t);
         }
         let var = Var::from_tensor(&x.detach())?;
-        let eps = self.prior.epsilon(var.as_tensor(), t)?;
-        let log_p = self.log_likelihood(var.as_tensor(), &eps, t)?;
+        let (eps, log_p) = self.log_likelihood(var.as_tensor(), t)?;
         let grads = log_p.backward()?;
         let sigma = self.schedule.sigma(t);
         match grads.get(var.as_tensor()) {

@@ -29,3 +29,26 @@ impl Default for VpSchedule {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_at_0_half_and_1_match_the_closed_form() {
+        let s = VpSchedule::new();
+        let eta: f64 = 1e-3;
+        let omega = eta.sqrt().acos();
+        // t = 0: cos(0)² = 1, σ = √(1 − 1 + η²) = η.
+        assert!((s.mu(0.0) - 1.0).abs() < 1e-15);
+        assert!((s.sigma(0.0) - eta).abs() < 1e-12);
+        // t = 1: cos(arccos √η)² = η, σ = √(1 − η² + η²) = 1.
+        assert!((s.mu(1.0) - eta).abs() < 1e-15);
+        assert!((s.sigma(1.0) - 1.0).abs() < 1e-12);
+        // t = ½: cos²(ω/2) = (1 + cos ω)/2 = (1 + √η)/2.
+        let mu_half = (1.0 + eta.sqrt()) / 2.0;
+        assert!((s.mu(0.5) - mu_half).abs() < 1e-15);
+        assert!((s.mu(0.5) - (omega / 2.0).cos().powi(2)).abs() < 1e-15);
+        assert!((s.sigma(0.5) - (1.0 - mu_half * mu_half + eta * eta).sqrt()).abs() < 1e-15);
+    }
+}

@@ -61,3 +61,40 @@ impl WindowComposer {
         Ok(Tensor::cat(&[head, centre, tail], 1)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    #[test]
+    fn windows_then_assemble_is_the_identity() {
+        let x = Tensor::arange(0f32, 2.0 * 11.0 * 3.0, &Device::Cpu).unwrap().reshape((2, 11, 3)).unwrap();
+        let c = WindowComposer::new(5).unwrap();
+        let w = c.windows(&x).unwrap();
+        assert_eq!(w.dims(), &[2, 7, 5, 3]);
+        let back = c.assemble(&w).unwrap();
+        assert_eq!(back.to_vec3::<f32>().unwrap(), x.to_vec3::<f32>().unwrap());
+    }
+
+    #[test]
+    fn each_state_takes_the_rule_s_window_and_position() {
+        // Window j, position p outputs 10·j + p: state i < k takes (0, i), interior (i − k, k),
+        // state i ≥ L − k takes (J − 1, i − (L − 2k − 1)).
+        let (s, l, k) = (1, 9, 2);
+        let c = WindowComposer::new(2 * k + 1).unwrap();
+        let j = c.count(l).unwrap();
+        let values: Vec<f32> = (0..j).flat_map(|jj| (0..2 * k + 1).map(move |p| (10 * jj + p) as f32)).collect();
+        let w = Tensor::from_vec(values, (s, j, 2 * k + 1, 1), &Device::Cpu).unwrap();
+        let got: Vec<f32> = c.assemble(&w).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(got, vec![0.0, 1.0, 2.0, 12.0, 22.0, 32.0, 42.0, 43.0, 44.0]);
+    }
+
+    #[test]
+    fn too_short_trajectories_and_even_windows_are_errors() {
+        let c = WindowComposer::new(9).unwrap();
+        assert!(matches!(c.count(8), Err(ScoreError::TooShort { window: 9, length: 8 })));
+        assert!(matches!(WindowComposer::new(4), Err(ScoreError::BadWindow { .. })));
+        assert!(matches!(WindowComposer::new(1), Err(ScoreError::BadWindow { .. })));
+    }
+}
