@@ -17,11 +17,27 @@ pub fn stream(seed: u64, stream: u64) -> SeededRng {
     rng
 }
 
+/// Stream `stream` of a generator keyed by both `seed` and a `purpose`, so that different uses
+/// of one user seed (simulating data, drawing training batches, sampling) never share draws.
+pub fn keyed_stream(seed: u64, purpose: u64, stream: u64) -> SeededRng {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..16].copy_from_slice(&purpose.to_le_bytes());
+    key[16..24].copy_from_slice(b"sdalab\0\0");
+    let mut rng = ChaCha8Rng::from_seed(key);
+    rng.set_stream(stream);
+    rng
+}
+
 /// Stream numbers reserved for purposes other than per-unit simulation, counted down from the
 /// top of the range so they never collide with per-trajectory streams `0, 1, 2, …`.
 pub mod purpose {
     /// Observation noise drawn when a twin-experiment scenario is made.
     pub const OBSERVATION_NOISE: u64 = u64::MAX;
+    /// Purposes for [`super::keyed_stream`].
+    pub const TRAINING_BATCHES: u64 = 1;
+    pub const VALIDATION_BATCH: u64 = 2;
+    pub const SAMPLING: u64 = 3;
 }
 
 #[cfg(test)]

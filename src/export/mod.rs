@@ -1,12 +1,16 @@
-//! Files SDA Lab writes and reads: `.npy` ensembles (through `npyz`) and atomic writes.
+//! Files SDA Lab writes and reads: `.npy` ensembles (through `npyz`), loss curves (CSV and a
+//! plotters PNG) and atomic writes.
 //!
 //! Every file is written to a temporary sibling and renamed into place, so a failure never leaves
 //! a half-written or clobbered output behind.
 
 mod atomic;
 mod error;
+mod fonts;
+mod loss_curve;
 mod npy;
 
 pub use atomic::write_atomically;
 pub use error::ExportError;
+pub use loss_curve::{LossRow, plot_loss_png, read_loss_csv, write_loss_csv};
 pub use npy::{NpyArray, read_npy_f32, write_npy_f32};

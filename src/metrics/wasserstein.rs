@@ -12,7 +12,7 @@ const RESOLUTION: f64 = 1e9;
 /// optimal assignment (Kuhn–Munkres, `pathfinding`). `None` if the ensembles differ in size or
 /// are empty.
 pub fn wasserstein1(a: &[f64], b: &[f64], dim: usize) -> Option<f64> {
-    if dim == 0 || a.len() != b.len() || a.is_empty() || a.len() % dim != 0 {
+    if dim == 0 || a.len() != b.len() || a.is_empty() || !a.len().is_multiple_of(dim) {
         return None;
     }
     let n = a.len() / dim;

@@ -63,7 +63,7 @@ pub fn sample(
     }
     let schedule = VpSchedule::new();
     let shape: Vec<usize> = [plan.samples].into_iter().chain(trajectory_shape.iter().copied()).collect();
-    let mut rng = rng::stream(plan.seed, 0);
+    let mut rng = rng::keyed_stream(plan.seed, rng::purpose::SAMPLING, 0);
     let mut x = gaussian_tensor(&mut rng, &shape, dtype, device)?;
     let dt = 1.0 / plan.steps as f64;
     let check = || if cancel.load(Ordering::Relaxed) { Err(SamplerError::Cancelled) } else { Ok(()) };

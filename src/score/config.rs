@@ -76,7 +76,7 @@ impl ModelConfig {
     }
 
     fn check(&self) -> Result<(), String> {
-        if self.window < 3 || self.window % 2 == 0 {
+        if self.window < 3 || self.window.is_multiple_of(2) {
             return Err(format!("window: must be an odd number ≥ 3, got {}", self.window));
         }
         let d = self.state_dim();

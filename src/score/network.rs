@@ -3,26 +3,50 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use super::{Architecture, ModelConfig, ResidualMlp};
+use super::{Architecture, ModelConfig, ResidualMlp, VpSchedule};
 
 /// `ε_φ(x, t)` on windows: `x` of shape `[B, W, …state]`, `t` of shape `[B]`.
+///
+/// The raw network `F` is preconditioned with the exact ε of standardised Gaussian data:
+/// `ε_φ = c_skip(t)·x + c_out(t)·F(x, t)`, `c_skip = σ/(μ² + σ²)`, `c_out = μ/√(μ² + σ²)`.
+/// Near `t = 1` (`μ ≈ 10⁻³`) the true ε is `σx/(μ²+σ²) + O(μ)`, so `F` only supplies the small
+/// data-dependent part and its errors are scaled down by `μ`. Without this, Tweedie's estimate
+/// `x̂ = (x − σε)/μ` amplifies network errors a thousandfold at the start of sampling, and the
+/// guidance gradient through it makes an imperfect network diverge.
 #[derive(Debug, Clone)]
-pub enum ScoreNetwork {
+pub struct ScoreNetwork {
+    raw: RawNetwork,
+    schedule: VpSchedule,
+}
+
+#[derive(Debug, Clone)]
+enum RawNetwork {
     Mlp(ResidualMlp),
 }
 
 impl ScoreNetwork {
     /// Builds the network of `config` from `vb` (tensor names are the checkpoint keys).
     pub fn new(config: &ModelConfig, vb: VarBuilder) -> candle_core::Result<Self> {
-        match &config.architecture {
-            Architecture::Mlp(cfg) => Ok(Self::Mlp(ResidualMlp::new(cfg, config.window * config.state_dim(), vb)?)),
-        }
+        let raw = match &config.architecture {
+            Architecture::Mlp(cfg) => RawNetwork::Mlp(ResidualMlp::new(cfg, config.window * config.state_dim(), vb)?),
+        };
+        Ok(Self { raw, schedule: VpSchedule::new() })
     }
 
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            Self::Mlp(net) => net.forward(x, t),
-        }
+        let f = match &self.raw {
+            RawNetwork::Mlp(net) => net.forward(x, t)?,
+        };
+        let (mu, sigma) = self.schedule.mu_sigma_tensor(t)?;
+        let norm2 = (mu.sqr()? + sigma.sqr()?)?;
+        let c_skip = (sigma / &norm2)?;
+        let c_out = (mu / norm2.sqrt()?)?;
+        let column = |c: Tensor| -> candle_core::Result<Tensor> {
+            let mut shape = vec![x.dim(0)?];
+            shape.extend(std::iter::repeat_n(1, x.rank() - 1));
+            c.reshape(shape)
+        };
+        x.broadcast_mul(&column(c_skip)?)? + f.broadcast_mul(&column(c_out)?)?
     }
 
     /// Multiply-add FLOPs of one forward pass on one window.

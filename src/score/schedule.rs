@@ -24,6 +24,18 @@ impl VpSchedule {
     }
 }
 
+impl VpSchedule {
+    /// `(μ(t), σ(t))` element-wise for a tensor of times (differentiable).
+    pub fn mu_sigma_tensor(
+        &self,
+        t: &candle_core::Tensor,
+    ) -> candle_core::Result<(candle_core::Tensor, candle_core::Tensor)> {
+        let mu = (t * self.omega)?.cos()?.sqr()?;
+        let sigma = ((mu.sqr()?.neg()? + (1.0 + self.eta * self.eta))?).sqrt()?;
+        Ok((mu, sigma))
+    }
+}
+
 impl Default for VpSchedule {
     fn default() -> Self {
         Self::new()

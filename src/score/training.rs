@@ -8,6 +8,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::{AdamW, ModelConfig, ScoreError, ScoreNetwork, VpSchedule, save_weights};
+use crate::dynamics::Normalisation;
 use crate::rng;
 
 /// Trajectories in network space, split into training and held-out validation sets.
@@ -20,25 +21,30 @@ pub struct TrainingData {
 }
 
 impl TrainingData {
-    /// `values`: physical-unit trajectories of shape `[N, L, …state]` (flat, C order). The last
-    /// `valid_fraction` of the trajectories (at least one) are held out.
+    /// `values`: physical-unit trajectories of `shape` `[N, L, …state]` (flat, C order), mapped to
+    /// network space by `normalisation`. The last `valid_fraction` of the trajectories (at least
+    /// one) are held out.
     pub fn new(
         values: &[f32],
-        trajectories: usize,
-        length: usize,
-        state_shape: &[usize],
-        center: &[f64],
-        scale: &[f64],
+        shape: &[usize],
+        normalisation: &Normalisation,
         valid_fraction: f64,
         device: &Device,
     ) -> Result<Self, ScoreError> {
-        let d: usize = state_shape.iter().product();
-        if values.len() != trajectories * length * d || trajectories < 2 {
-            return Err(ScoreError::Invalid {
-                what: "training data".into(),
-                reason: format!("need ≥ 2 trajectories of {length} states of {d} values, got {} values", values.len()),
-            });
+        let invalid = |reason: String| ScoreError::Invalid { what: "training data".into(), reason };
+        if shape.len() < 3 {
+            return Err(invalid(format!("expected shape (trajectories, states, …state), got {shape:?}")));
         }
+        let (trajectories, length, state_shape) = (shape[0], shape[1], &shape[2..]);
+        let d: usize = state_shape.iter().product();
+        if values.len() != shape.iter().product::<usize>() || trajectories < 2 || normalisation.center().len() != d {
+            return Err(invalid(format!(
+                "need ≥ 2 trajectories of states of {} values, got shape {shape:?} with {} values",
+                normalisation.center().len(),
+                values.len()
+            )));
+        }
+        let (center, scale) = (normalisation.center(), normalisation.scale());
         let normalised: Vec<f32> =
             values.iter().enumerate().map(|(i, v)| ((*v as f64 - center[i % d]) / scale[i % d]) as f32).collect();
         let n_valid = ((trajectories as f64 * valid_fraction).round() as usize).clamp(1, trajectories - 1);
@@ -105,7 +111,7 @@ impl Trainer {
         let optimizer = AdamW::new(&varmap, settings.weight_decay)?;
         let schedule = VpSchedule::new();
         // A fixed validation batch: same windows, times and noise at every evaluation.
-        let mut rng = rng::stream(settings.seed ^ 0x5EED_0F_DA7A, u64::MAX - 1);
+        let mut rng = rng::keyed_stream(settings.seed, rng::purpose::VALIDATION_BATCH, 0);
         let validation =
             noised_batch(&data.valid, data.length, config.window, settings.validation_windows, &schedule, &mut rng)?;
         Ok(Self { config, varmap, network, optimizer, data, settings, schedule, validation })
@@ -132,7 +138,7 @@ impl Trainer {
 
     /// One optimisation step; returns the batch's DSM loss.
     pub fn step(&mut self) -> Result<f64, ScoreError> {
-        let mut rng = rng::stream(self.settings.seed, self.step_count() as u64);
+        let mut rng = rng::keyed_stream(self.settings.seed, rng::purpose::TRAINING_BATCHES, self.step_count() as u64);
         let (x, t, eps) = noised_batch(
             &self.data.train,
             self.data.length,

@@ -16,7 +16,7 @@ pub struct WindowComposer {
 impl WindowComposer {
     /// `window` = 2k+1 with k ≥ 1.
     pub fn new(window: usize) -> Result<Self, ScoreError> {
-        if window < 3 || window % 2 == 0 {
+        if window < 3 || window.is_multiple_of(2) {
             return Err(ScoreError::BadWindow { window });
         }
         Ok(Self { k: window / 2 })

@@ -1,10 +1,12 @@
 //! The `sdalab` command line: subcommands over the library, errors reported in one line.
 
+mod assimilate;
 mod output_path;
 mod progress;
 mod scenario_cmd;
 mod simulate;
 mod system_arg;
+mod train;
 mod validate;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -25,6 +27,10 @@ enum Command {
     Scenario(scenario_cmd::ScenarioArgs),
     /// Check a scenario file and summarise it.
     Validate(validate::ValidateArgs),
+    /// Sample the posterior over the whole trajectory of a scenario and write it as .npy.
+    Assimilate(assimilate::AssimilateArgs),
+    /// Train a local score network by denoising score matching (resumable).
+    Train(train::TrainArgs),
 }
 
 fn main() {
@@ -50,6 +56,8 @@ fn main() {
         Some(Command::Simulate(args)) => simulate::run(&args),
         Some(Command::Scenario(args)) => scenario_cmd::run(&args),
         Some(Command::Validate(args)) => validate::run(&args),
+        Some(Command::Train(args)) => train::run(&args),
+        Some(Command::Assimilate(args)) => assimilate::run(&args),
         None => Cli::command().print_help().map_err(anyhow::Error::from),
     };
     if let Err(err) = result {

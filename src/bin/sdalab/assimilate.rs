@@ -1,0 +1,213 @@
+//! `sdalab assimilate`: the posterior ensemble of a scenario, written as `.npy`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use candle_core::DType;
+use clap::{Args, ValueEnum};
+use sdalab::device::select_device;
+use sdalab::dynamics::System;
+use sdalab::export::write_npy_f32;
+use sdalab::observe::TensorObservations;
+use sdalab::sampler::{Guidance, GuidedScore, SamplerPlan, sample};
+use sdalab::scenario::Scenario;
+use sdalab::score::{ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint};
+
+use crate::{output_path, progress};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GuidanceKind {
+    /// Score-based data assimilation: Gaussian surrogate likelihood with variance inflation γ.
+    Sda,
+    /// Diffusion posterior sampling: gradient of −ζ·‖y − A(x̂)‖.
+    Dps,
+    /// No observations: samples of the prior.
+    None,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Score-based data assimilation (diffusion posterior).
+    Sda,
+}
+
+#[derive(Args, Debug)]
+pub struct AssimilateArgs {
+    /// Scenario JSON.
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// Checkpoint folder (default: the bundled one for the scenario's system). Not used for `linear`.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// For `linear`: `full` (exact whole-trajectory score) or a window 2k+1 (composed exact window scores).
+    #[arg(long, default_value = "full")]
+    pub window: String,
+    #[arg(long, value_enum, default_value_t = Method::Sda)]
+    pub method: Method,
+    /// Ensemble size.
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Predictor steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Langevin corrections per step.
+    #[arg(long)]
+    pub corrections: Option<usize>,
+    /// Langevin step size.
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// SDA variance inflation.
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    /// DPS step scale.
+    #[arg(long, default_value_t = 1.0)]
+    pub zeta: f64,
+    #[arg(long, value_enum, default_value_t = GuidanceKind::Sda)]
+    pub guidance: GuidanceKind,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output .npy: float32 (samples, length, state…), physical units.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The checkpoint the app and `assimilate` use for a system when none is named.
+fn default_checkpoint(system: &str) -> Option<PathBuf> {
+    let name = match system {
+        "lorenz63" => "lorenz63-k2",
+        "lorenz96" => "lorenz96-k2",
+        _ => return None,
+    };
+    let local = Path::new("checkpoints").join(name);
+    if local.is_dir() {
+        Some(local)
+    } else {
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints").join(name))
+    }
+}
+
+pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
+    output_path::check(&args.out)?;
+    let scenario = Scenario::load(&args.scenario).with_context(|| args.scenario.display().to_string())?;
+    let from_file = scenario.sampler.clone().unwrap_or_default();
+    let plan = SamplerPlan {
+        samples: args.samples.or(from_file.samples.map(|v| v as usize)).unwrap_or(64),
+        steps: args.steps.or(from_file.steps.map(|v| v as usize)).unwrap_or(256),
+        corrections: args.corrections.or(from_file.corrections.map(|v| v as usize)).unwrap_or(1),
+        tau: args.tau.or(from_file.tau).unwrap_or(0.25),
+        seed: args.seed.or(from_file.seed).unwrap_or(0),
+    };
+    let gamma = args.gamma.or(from_file.gamma).unwrap_or(1e-2);
+    ensure!(plan.samples >= 1 && plan.steps >= 1, "--samples and --steps must be at least 1");
+    ensure!(plan.tau.is_finite() && plan.tau > 0.0, "--tau must be positive");
+    ensure!(gamma.is_finite() && gamma >= 0.0, "--gamma must be non-negative");
+    ensure!(args.zeta.is_finite() && args.zeta > 0.0, "--zeta must be positive");
+    let guidance = match args.guidance {
+        GuidanceKind::Sda => Guidance::Sda { gamma },
+        GuidanceKind::Dps => Guidance::Dps { zeta: args.zeta },
+        GuidanceKind::None => Guidance::Prior,
+    };
+
+    let (device, device_name) = select_device();
+    let chain = scenario.system.chain();
+    let (score, model_name): (Box<dyn TrajectoryScore>, String) = match &scenario.system {
+        System::Linear(model) => {
+            ensure!(args.checkpoint.is_none(), "--checkpoint is not used for the linear system: its score is exact");
+            let prior = model.trajectory_prior(scenario.length);
+            if args.window == "full" {
+                (
+                    Box::new(ExactGaussianScore::whole(&prior, chain.normalisation(), DType::F32, &device)?),
+                    "exact whole-trajectory score".into(),
+                )
+            } else {
+                let window: usize = args
+                    .window
+                    .parse()
+                    .with_context(|| format!("--window must be `full` or an odd number, got `{}`", args.window))?;
+                let score = ExactGaussianScore::composed(&prior, chain.normalisation(), window, DType::F32, &device)?;
+                (Box::new(score), format!("exact window scores composed, window {window}"))
+            }
+        }
+        other => {
+            ensure!(args.window == "full", "--window is only for the linear system; a checkpoint fixes its own window");
+            let dir = match &args.checkpoint {
+                Some(dir) => dir.clone(),
+                None => default_checkpoint(other.name())
+                    .with_context(|| format!("no default checkpoint for `{}`: pass --checkpoint", other.name()))?,
+            };
+            let checkpoint = load_checkpoint(&dir, &device)?;
+            let config = &checkpoint.config;
+            if config.system != other.name() {
+                bail!("{}: checkpoint is for `{}`, the scenario is `{}`", dir.display(), config.system, other.name());
+            }
+            ensure!(
+                config.state_shape == chain.state_shape(),
+                "{}: checkpoint states have shape {:?}, the system's {:?}",
+                dir.display(),
+                config.state_shape,
+                chain.state_shape()
+            );
+            ensure!(
+                config.center == chain.normalisation().center() && config.scale == chain.normalisation().scale(),
+                "{}: checkpoint normalisation differs from the system's",
+                dir.display()
+            );
+            ensure!(
+                scenario.length >= config.window,
+                "scenario length {} is shorter than the checkpoint's window of {} states",
+                scenario.length,
+                config.window
+            );
+            let name = format!("{} (window {})", dir.display(), config.window);
+            (Box::new(ComposedNetworkScore::new(checkpoint.network, config.window)?), name)
+        }
+    };
+
+    let dim = chain.state_dim();
+    let observations = TensorObservations::new(
+        &scenario.observations,
+        scenario.length,
+        dim,
+        chain.normalisation(),
+        DType::F32,
+        &device,
+    )?;
+    let guided = GuidedScore::new(score.as_ref(), guidance, &observations);
+    eprintln!("device: {device_name}");
+    eprintln!("prior: {model_name}");
+    eprintln!(
+        "sampling {} × {} states of {}: {} steps, {} corrections, τ = {}, guidance {:?}, {} observations, seed {}",
+        plan.samples,
+        scenario.length,
+        chain.name(),
+        plan.steps,
+        plan.corrections,
+        plan.tau,
+        guidance,
+        scenario.observations.len(),
+        plan.seed
+    );
+    let started = Instant::now();
+    let bar = progress::bar(plan.steps as u64, "steps");
+    let trajectory_shape: Vec<usize> = [vec![scenario.length], chain.state_shape()].concat();
+    let x = sample(&guided, &trajectory_shape, &plan, DType::F32, &device, &AtomicBool::new(false), &mut |s| {
+        bar.set_position(s.step as u64)
+    })?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    let mut values: Vec<f64> = x.flatten_all()?.to_dtype(DType::F64)?.to_vec1()?;
+    ensure!(values.iter().all(|v| v.is_finite()), "sampling diverged: the ensemble holds non-finite values");
+    chain.normalisation().to_physical(&mut values);
+    let values: Vec<f32> = values.into_iter().map(|v| v as f32).collect();
+    let shape: Vec<usize> = [vec![plan.samples], trajectory_shape].concat();
+    write_npy_f32(&args.out, &shape, &values)?;
+    eprintln!(
+        "wrote {} with shape {shape:?} in {:.2} s ({} network evaluations)",
+        args.out.display(),
+        elapsed.as_secs_f64(),
+        plan.evaluations()
+    );
+    Ok(())
+}
