@@ -38,6 +38,7 @@ pub mod purpose {
     pub const TRAINING_BATCHES: u64 = 1;
     pub const VALIDATION_BATCH: u64 = 2;
     pub const SAMPLING: u64 = 3;
+    pub const INITIAL_WEIGHTS: u64 = 4;
 }
 
 #[cfg(test)]

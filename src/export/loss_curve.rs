@@ -10,7 +10,7 @@ use super::{ExportError, write_atomically};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossRow {
     pub step: usize,
-    /// Mean training loss since the previous row.
+    /// Mean training loss since the previous row (or since a resume).
     pub train: f64,
     /// Held-out validation loss at this step.
     pub validation: f64,

@@ -108,6 +108,7 @@ impl Trainer {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let network = ScoreNetwork::new(&config, vb)?;
+        super::seeded_init(&varmap, settings.seed)?;
         let optimizer = AdamW::new(&varmap, settings.weight_decay)?;
         let schedule = VpSchedule::new();
         // A fixed validation batch: same windows, times and noise at every evaluation.
@@ -119,6 +120,11 @@ impl Trainer {
 
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The network being trained.
+    pub fn network(&self) -> &ScoreNetwork {
+        &self.network
     }
 
     pub fn settings(&self) -> &TrainingSettings {

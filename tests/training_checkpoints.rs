@@ -1,0 +1,221 @@
+//! Training lowers the held-out DSM loss; checkpoints round-trip exactly; bad checkpoints are
+//! clear errors, never panics; an interrupted run resumes to the same result.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use candle_core::{Device, Tensor};
+use sdalab::dynamics::{Lorenz63, MarkovChain, simulate_ensemble};
+use sdalab::score::{
+    Architecture, MlpConfig, ModelConfig, ScoreError, Trainer, TrainingData, TrainingSettings, load_checkpoint,
+};
+
+fn small_config(width: usize) -> ModelConfig {
+    let l63 = Lorenz63::new();
+    ModelConfig {
+        system: "lorenz63".into(),
+        state_shape: vec![3],
+        window: 5,
+        architecture: Architecture::Mlp(MlpConfig { width, depth: 2, embedding: 32, frequencies: 8 }),
+        center: l63.normalisation().center().to_vec(),
+        scale: l63.normalisation().scale().to_vec(),
+        training: None,
+    }
+}
+
+fn trainer(steps: usize) -> Trainer {
+    let l63 = Lorenz63::new();
+    let (n, l) = (64, 128);
+    let data: Vec<f32> = simulate_ensemble(&l63, l, n, 1024, 7, &|_| {}).into_iter().map(|v| v as f32).collect();
+    let data = TrainingData::new(&data, &[n, l, 3], l63.normalisation(), 0.2, &Device::Cpu).unwrap();
+    let settings = TrainingSettings {
+        steps,
+        batch: 128,
+        learning_rate: 2e-3,
+        weight_decay: 1e-3,
+        seed: 1,
+        validation_windows: 1024,
+    };
+    Trainer::new(small_config(64), data, settings, &Device::Cpu).unwrap()
+}
+
+#[test]
+fn a_few_hundred_steps_lower_the_validation_loss() {
+    let mut t = trainer(300);
+    let before = t.validation_loss().unwrap();
+    for _ in 0..300 {
+        t.step().unwrap();
+    }
+    let after = t.validation_loss().unwrap();
+    eprintln!("validation DSM loss {before:.4} → {after:.4}");
+    assert!(after < 0.25 * before, "validation loss {before} → {after}");
+    // Denoising standardised Lorenz-63 windows beats predicting ε = c_skip·x alone.
+    assert!(after < 0.5, "validation loss {after}");
+}
+
+fn probe() -> (Tensor, Tensor) {
+    let x = Tensor::randn(0f32, 1.0, (6, 5, 3), &Device::Cpu).unwrap();
+    let t = Tensor::new(&[0.01f32, 0.2, 0.4, 0.6, 0.8, 0.99], &Device::Cpu).unwrap();
+    (x, t)
+}
+
+fn saved_checkpoint(dir: &Path) -> Trainer {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut t = trainer(20);
+    for _ in 0..20 {
+        t.step().unwrap();
+    }
+    t.save(dir).unwrap();
+    t.config().save(&dir.join("config.json")).unwrap();
+    t
+}
+
+#[test]
+fn checkpoints_round_trip_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = saved_checkpoint(dir.path());
+    let loaded = load_checkpoint(dir.path(), &Device::Cpu).unwrap();
+    assert_eq!(&loaded.config, t.config());
+    let (x, tt) = probe();
+    let a: Vec<f32> = t.network().forward(&x, &tt).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let b: Vec<f32> = loaded.network.forward(&x, &tt).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    assert_eq!(a, b);
+}
+
+fn load_error(dir: &Path) -> String {
+    match load_checkpoint(dir, &Device::Cpu) {
+        Ok(_) => panic!("loaded a bad checkpoint"),
+        Err(e) => {
+            assert!(matches!(e, ScoreError::Checkpoint { .. }), "{e:?}");
+            e.to_string()
+        }
+    }
+}
+
+#[test]
+fn bad_checkpoints_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    saved_checkpoint(dir.path());
+    let weights = dir.path().join("model.safetensors");
+    let original = std::fs::read(&weights).unwrap();
+
+    // A missing tensor.
+    let mut tensors = candle_core::safetensors::load(&weights, &Device::Cpu).unwrap();
+    tensors.remove("blocks.1.contract.weight").unwrap();
+    candle_core::safetensors::save(&tensors, &weights).unwrap();
+    let msg = load_error(dir.path());
+    assert!(msg.contains("blocks.1.contract.weight") && msg.contains("model.safetensors"), "{msg}");
+
+    // A truncated file.
+    std::fs::write(&weights, &original[..original.len() / 2]).unwrap();
+    let msg = load_error(dir.path());
+    assert!(msg.contains("model.safetensors"), "{msg}");
+
+    // Weights of another shape than the config says.
+    std::fs::write(&weights, &original).unwrap();
+    small_config(32).save(&dir.path().join("config.json")).unwrap();
+    let msg = load_error(dir.path());
+    assert!(msg.contains("shape"), "{msg}");
+
+    // A config that is not one, and none at all.
+    std::fs::write(dir.path().join("config.json"), "{\"system\": \"lorenz63\", \"window\": 4}").unwrap();
+    let msg = load_error(dir.path());
+    assert!(msg.contains("config.json"), "{msg}");
+    std::fs::remove_file(dir.path().join("config.json")).unwrap();
+    assert!(load_error(dir.path()).contains("config.json"));
+    // No weights.
+    small_config(64).save(&dir.path().join("config.json")).unwrap();
+    std::fs::remove_file(&weights).unwrap();
+    assert!(load_error(dir.path()).contains("missing"));
+}
+
+fn sdalab(args: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sdalab")).args(args.split_whitespace()).output().expect("sdalab runs")
+}
+
+fn ok(o: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "failed: {stderr}");
+    stderr
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let common = "train --system lorenz63 --window 3 --width 32 --depth 1 --embedding 16 --steps 60 --batch 64 \
+                  --trajectories 8 --length 64 --log-every 20 --save-every 20";
+    let whole = dir.path().join("whole");
+    let parts = dir.path().join("parts");
+    ok(&sdalab(&format!("{common} --out {}", whole.display())));
+    ok(&sdalab(&format!("{common} --stop-after 30 --out {}", parts.display())));
+    assert!(!parts.join("loss.png").exists(), "a stopped run is not finished");
+    // Without --resume an existing run is refused.
+    let refused = sdalab(&format!("{common} --out {}", parts.display()));
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+    ok(&sdalab(&format!("{common} --resume --out {}", parts.display())));
+    for file in ["model.safetensors", "loss.png", "loss.csv", "config.json"] {
+        assert!(parts.join(file).is_file(), "{file} missing");
+    }
+    let a = std::fs::read(whole.join("model.safetensors")).unwrap();
+    let b = std::fs::read(parts.join("model.safetensors")).unwrap();
+    assert!(a == b, "resumed weights differ from an uninterrupted run");
+    let csv = std::fs::read_to_string(parts.join("loss.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+}
+
+#[test]
+fn assimilate_rejects_bad_input_in_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("ck");
+    saved_checkpoint(&ckpt);
+    let out = dir.path().join("never.npy");
+    let scenario = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let short = scenario("short.json", r#"{"system": "lorenz63", "length": 4}"#);
+    let l96 = scenario("l96.json", r#"{"system": "lorenz96", "length": 10}"#);
+    let bad = scenario("bad.json", r#"{"system": "lorenz63", "length": 10, "observations": [{"t": 0}]}"#);
+    let lin = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/linear-rotation.json");
+    let cases = [
+        (format!("--scenario {} --checkpoint {}", short.display(), ckpt.display()), "shorter than"),
+        (format!("--scenario {} --checkpoint {}", l96.display(), ckpt.display()), "lorenz63"),
+        (format!("--scenario {} --checkpoint {}", bad.display(), ckpt.display()), "observations[0]"),
+        (format!("--scenario {} --checkpoint {}/nothing", short.display(), dir.path().display()), "nothing"),
+        (format!("--scenario {} --window 4", lin.display()), "window"),
+        (format!("--scenario {} --checkpoint {}", lin.display(), ckpt.display()), "linear"),
+        (format!("--scenario {} --samples 0", lin.display()), "--samples"),
+    ];
+    for (args, needle) in &cases {
+        let o = sdalab(&format!("assimilate {args} --steps 4 --out {}", out.display()));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args}: succeeded");
+        assert!(stderr.contains(needle), "{args}: `{stderr}` lacks `{needle}`");
+        assert_eq!(stderr.trim_end().lines().filter(|l| l.starts_with("sdalab:")).count(), 1, "{stderr}");
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn assimilate_is_reproducible_and_writes_physical_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let lin = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/linear-rotation.json");
+    let run = |name: &str, seed: u64| {
+        let out = dir.path().join(name);
+        ok(&sdalab(&format!(
+            "assimilate --scenario {} --samples 32 --steps 16 --corrections 1 --seed {seed} --out {}",
+            lin.display(),
+            out.display()
+        )));
+        std::fs::read(out).unwrap()
+    };
+    let (a, b, c) = (run("a.npy", 3), run("b.npy", 3), run("c.npy", 4));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let x = sdalab::export::read_npy_f32(&dir.path().join("a.npy")).unwrap();
+    assert_eq!(x.shape, vec![32, 33, 2]);
+    // The rotation starts at N([2, 0], 0.5·I): the ensemble mean of state 0 is near 2 in physical units.
+    let first: f64 = x.data.chunks(33 * 2).map(|s| s[0] as f64).sum::<f64>() / 32.0;
+    assert!((first - 2.0).abs() < 1.0, "state 0 mean {first}");
+}
