@@ -116,3 +116,60 @@ fn exact_gaussian_score_equals_a_dense_solve() {
         }
     }
 }
+
+fn unet(rank: usize, state_shape: Vec<usize>) -> (VarMap, ScoreNetwork) {
+    let config = ModelConfig {
+        system: "test".into(),
+        state_shape: state_shape.clone(),
+        window: 3,
+        architecture: {
+            let cfg = sdalab::score::UnetConfig {
+                channels: vec![4, 6, 8],
+                blocks: 1,
+                kernel: 3,
+                embedding: 8,
+                frequencies: 4,
+            };
+            if rank == 1 { Architecture::Unet1d(cfg) } else { Architecture::Unet2d(cfg) }
+        },
+        center: vec![0.0; state_shape.iter().product()],
+        scale: vec![1.0; state_shape.iter().product()],
+        training: None,
+    };
+    config.check().unwrap();
+    let varmap = VarMap::new();
+    let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
+    (varmap, net)
+}
+
+#[test]
+fn unet_input_gradients_match_finite_differences() {
+    for (rank, shape) in [(1, vec![8]), (2, vec![4, 4])] {
+        let (_vars, net) = unet(rank, shape.clone());
+        let dims: Vec<usize> = [vec![2, 3], shape].concat();
+        let x = Tensor::randn(0f64, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
+        let t = Tensor::new(&[0.3f64, 0.8], &Device::Cpu).unwrap();
+        let weights = Tensor::randn(0f64, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
+        check_gradient(&|x| (net.forward(x, &t).unwrap() * &weights).unwrap().sum_all().unwrap(), &x, 1e-6);
+    }
+}
+
+#[test]
+fn circular_unets_commute_with_periodic_shifts() {
+    // With circular padding, pooling by 2 over 3 levels commutes with shifts by multiples of 4.
+    let roll = |x: &Tensor, dim: usize, s: usize| {
+        let n = x.dim(dim).unwrap();
+        Tensor::cat(&[x.narrow(dim, n - s, s).unwrap(), x.narrow(dim, 0, n - s).unwrap()], dim).unwrap()
+    };
+    let t = Tensor::new(&[0.5f64], &Device::Cpu).unwrap();
+    let (_v1, net1) = unet(1, vec![16]);
+    let x = Tensor::randn(0f64, 1.0, (1, 3, 16), &Device::Cpu).unwrap();
+    let a = roll(&net1.forward(&x, &t).unwrap(), 2, 4);
+    let b = net1.forward(&roll(&x, 2, 4), &t).unwrap();
+    assert!((a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap() < 1e-12);
+    let (_v2, net2) = unet(2, vec![8, 8]);
+    let x = Tensor::randn(0f64, 1.0, (1, 3, 8, 8), &Device::Cpu).unwrap();
+    let a = roll(&roll(&net2.forward(&x, &t).unwrap(), 2, 4), 3, 4);
+    let b = net2.forward(&roll(&roll(&x, 2, 4), 3, 4), &t).unwrap();
+    assert!((a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap() < 1e-12);
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MlpConfig, ScoreError};
+use super::{MlpConfig, ScoreError, UnetConfig};
 
 /// The network architecture and its sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,6 +12,10 @@ use super::{MlpConfig, ScoreError};
 pub enum Architecture {
     /// Residual MLP over flattened windows (small flat states such as Lorenz-63).
     Mlp(MlpConfig),
+    /// 1-D circular U-Net over a ring of variables, window states as channels (Lorenz-96).
+    Unet1d(UnetConfig),
+    /// 2-D circular U-Net over a periodic field, window states as channels.
+    Unet2d(UnetConfig),
 }
 
 /// How a checkpoint was trained (written by `sdalab train`).
@@ -75,7 +79,8 @@ impl ModelConfig {
             .map_err(|e| ScoreError::Checkpoint { path: path.to_path_buf(), message: e.to_string() })
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Checks the configuration is self-consistent (window, normalisation, grid sizes).
+    pub fn check(&self) -> Result<(), String> {
         if self.window < 3 || self.window.is_multiple_of(2) {
             return Err(format!("window: must be an odd number ≥ 3, got {}", self.window));
         }
@@ -85,6 +90,31 @@ impl ModelConfig {
         }
         if !self.scale.iter().all(|s| s.is_finite() && *s > 0.0) || !self.center.iter().all(|c| c.is_finite()) {
             return Err("center/scale: must be finite, scales positive".into());
+        }
+        let levels_fit = |rank: usize, cfg: &UnetConfig| {
+            let factor = 1usize << cfg.channels.len().saturating_sub(1);
+            self.state_shape.len() == rank
+                && self.state_shape.iter().all(|n| n % factor == 0)
+                && !cfg.channels.is_empty()
+                && cfg.kernel % 2 == 1
+        };
+        match &self.architecture {
+            Architecture::Mlp(_) => {}
+            Architecture::Unet1d(cfg) if !levels_fit(1, cfg) => {
+                return Err(format!(
+                    "architecture: a 1-D U-Net with {} levels does not fit states {:?}",
+                    cfg.channels.len(),
+                    self.state_shape
+                ));
+            }
+            Architecture::Unet2d(cfg) if !levels_fit(2, cfg) => {
+                return Err(format!(
+                    "architecture: a 2-D U-Net with {} levels does not fit states {:?}",
+                    cfg.channels.len(),
+                    self.state_shape
+                ));
+            }
+            _ => {}
         }
         Ok(())
     }

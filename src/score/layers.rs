@@ -15,3 +15,11 @@ pub fn layer_norm(x: &Tensor) -> candle_core::Result<Tensor> {
     let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
     centred.broadcast_div(&(var + 1e-5)?.sqrt()?)
 }
+
+/// Normalisation of each sample over all its channels and cells (group norm with one group),
+/// without affine parameters.
+pub fn sample_norm(x: &Tensor) -> candle_core::Result<Tensor> {
+    let b = x.dim(0)?;
+    let flat = x.reshape((b, ()))?;
+    layer_norm(&flat)?.reshape(x.shape())
+}

@@ -18,6 +18,7 @@ mod schedule;
 mod time_embedding;
 mod training;
 mod trajectory_score;
+mod unet;
 mod window;
 
 pub use adamw::AdamW;
@@ -32,4 +33,5 @@ pub use schedule::VpSchedule;
 pub use time_embedding::TimeEmbedding;
 pub use training::{Trainer, TrainingData, TrainingSettings};
 pub use trajectory_score::{ComposedNetworkScore, TrajectoryScore};
+pub use unet::{CircularUnet, UnetConfig};
 pub use window::WindowComposer;

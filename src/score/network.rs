@@ -3,7 +3,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use super::{Architecture, ModelConfig, ResidualMlp, VpSchedule};
+use super::{Architecture, CircularUnet, ModelConfig, ResidualMlp, VpSchedule};
 
 /// `ε_φ(x, t)` on windows: `x` of shape `[B, W, …state]`, `t` of shape `[B]`.
 ///
@@ -22,6 +22,7 @@ pub struct ScoreNetwork {
 #[derive(Debug, Clone)]
 enum RawNetwork {
     Mlp(ResidualMlp),
+    Unet(CircularUnet),
 }
 
 impl ScoreNetwork {
@@ -29,6 +30,8 @@ impl ScoreNetwork {
     pub fn new(config: &ModelConfig, vb: VarBuilder) -> candle_core::Result<Self> {
         let raw = match &config.architecture {
             Architecture::Mlp(cfg) => RawNetwork::Mlp(ResidualMlp::new(cfg, config.window * config.state_dim(), vb)?),
+            Architecture::Unet1d(cfg) => RawNetwork::Unet(CircularUnet::new(cfg, 1, config.window, vb)?),
+            Architecture::Unet2d(cfg) => RawNetwork::Unet(CircularUnet::new(cfg, 2, config.window, vb)?),
         };
         Ok(Self { raw, schedule: VpSchedule::new() })
     }
@@ -36,6 +39,7 @@ impl ScoreNetwork {
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {
         let f = match &self.raw {
             RawNetwork::Mlp(net) => net.forward(x, t)?,
+            RawNetwork::Unet(net) => net.forward(x, t)?,
         };
         let (mu, sigma) = self.schedule.mu_sigma_tensor(t)?;
         let norm2 = (mu.sqr()? + sigma.sqr()?)?;
@@ -53,6 +57,8 @@ impl ScoreNetwork {
     pub fn flops_per_window(config: &ModelConfig) -> f64 {
         match &config.architecture {
             Architecture::Mlp(cfg) => ResidualMlp::flops_per_row(cfg, config.window * config.state_dim()),
+            Architecture::Unet1d(cfg) => CircularUnet::flops_per_window(cfg, 1, config.window, config.state_dim()),
+            Architecture::Unet2d(cfg) => CircularUnet::flops_per_window(cfg, 2, config.window, config.state_dim()),
         }
     }
 }

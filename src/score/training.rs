@@ -105,6 +105,7 @@ impl Trainer {
                 ),
             });
         }
+        config.check().map_err(|reason| ScoreError::Invalid { what: "model configuration".into(), reason })?;
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let network = ScoreNetwork::new(&config, vb)?;

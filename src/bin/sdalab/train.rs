@@ -8,7 +8,9 @@ use clap::Args;
 use sdalab::device::select_device;
 use sdalab::dynamics::{Normalisation, simulate_ensemble};
 use sdalab::export::{LossRow, plot_loss_png, read_loss_csv, read_npy_f32, write_loss_csv};
-use sdalab::score::{Architecture, MlpConfig, ModelConfig, Trainer, TrainingData, TrainingRecord, TrainingSettings};
+use sdalab::score::{
+    Architecture, MlpConfig, ModelConfig, Trainer, TrainingData, TrainingRecord, TrainingSettings, UnetConfig,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::progress;
@@ -21,6 +23,18 @@ pub struct TrainArgs {
     /// Window 2k+1 in states (odd, ≥ 3).
     #[arg(long, default_value_t = 5)]
     pub window: usize,
+    /// Network: `mlp` (flat states), `unet1d` (rings such as Lorenz-96), `unet2d` (fields).
+    #[arg(long, default_value = "mlp")]
+    pub arch: String,
+    /// U-Net channels per level, finest first.
+    #[arg(long, value_delimiter = ',', default_value = "32,64")]
+    pub channels: Vec<usize>,
+    /// U-Net residual blocks per level.
+    #[arg(long, default_value_t = 2)]
+    pub blocks: usize,
+    /// U-Net convolution kernel size.
+    #[arg(long, default_value_t = 3)]
+    pub kernel: usize,
     /// Hidden width of the residual MLP.
     #[arg(long, default_value_t = 256)]
     pub width: usize,
@@ -136,12 +150,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             system: chain.name().into(),
             state_shape: chain.state_shape(),
             window: args.window,
-            architecture: Architecture::Mlp(MlpConfig {
-                width: args.width,
-                depth: args.depth,
-                embedding: args.embedding,
-                frequencies: 16,
-            }),
+            architecture: architecture(args)?,
             center: chain.normalisation().center().to_vec(),
             scale: chain.normalisation().scale().to_vec(),
             training: None,
@@ -268,6 +277,27 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+fn architecture(args: &TrainArgs) -> anyhow::Result<Architecture> {
+    let unet = || UnetConfig {
+        channels: args.channels.clone(),
+        blocks: args.blocks,
+        kernel: args.kernel,
+        embedding: args.embedding,
+        frequencies: 16,
+    };
+    Ok(match args.arch.as_str() {
+        "mlp" => Architecture::Mlp(MlpConfig {
+            width: args.width,
+            depth: args.depth,
+            embedding: args.embedding,
+            frequencies: 16,
+        }),
+        "unet1d" => Architecture::Unet1d(unet()),
+        "unet2d" => Architecture::Unet2d(unet()),
+        other => bail!("unknown --arch `{other}` (known: mlp, unet1d, unet2d)"),
+    })
 }
 
 fn save(

@@ -1,0 +1,247 @@
+//! Circular U-Nets for states on periodic grids: 1-D (Lorenz-96 rings) and 2-D (fields).
+//!
+//! The window's states are the input channels. Each level holds pre-normalised residual blocks
+//! whose hidden activations are shifted by a projection of the time embedding; levels are joined by average
+//! pooling down and nearest upsampling up, with additive skips. Every convolution pads
+//! circularly, so the network respects the periodic domain.
+
+use candle_core::{D, Module, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig, Linear, VarBuilder, linear};
+use serde::{Deserialize, Serialize};
+
+use super::TimeEmbedding;
+use super::layers::{sample_norm, silu};
+
+/// Sizes of a U-Net.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnetConfig {
+    /// Channels per level, finest first; each level after the first halves the grid.
+    pub channels: Vec<usize>,
+    /// Residual blocks per level on the way down (and up).
+    pub blocks: usize,
+    /// Convolution kernel size (odd).
+    pub kernel: usize,
+    /// Width of the time embedding.
+    pub embedding: usize,
+    /// Fourier frequencies of the time embedding.
+    pub frequencies: usize,
+}
+
+impl Default for UnetConfig {
+    fn default() -> Self {
+        Self { channels: vec![64, 128, 256], blocks: 2, kernel: 3, embedding: 64, frequencies: 16 }
+    }
+}
+
+/// A 1-D convolution computed as a 2-D one of height 1. candle 0.11.1's `conv1d` returns wrong
+/// gradients with respect to its input (off by O(1) against finite differences; `conv2d`'s are
+/// right), and guidance needs exactly those gradients. Weights keep candle-nn's `Conv1d` layout
+/// and names (`weight` `[out, in, k]`, `bias` `[out]`).
+#[derive(Debug, Clone)]
+struct Conv1dViaConv2d {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Conv1dViaConv2d {
+    fn new(cin: usize, cout: usize, kernel: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let weight = vb.get_with_hints((cout, cin, kernel), "weight", candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
+        let bound = 1.0 / ((cin * kernel) as f64).sqrt();
+        let bias = vb.get_with_hints(cout, "bias", candle_nn::Init::Uniform { lo: -bound, up: bound })?;
+        Ok(Self { weight, bias })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (cout, cin, k) = self.weight.dims3()?;
+        let y = x.unsqueeze(2)?.conv2d(&self.weight.reshape((cout, cin, 1, k))?, 0, 1, 1, 1)?.squeeze(2)?;
+        y.broadcast_add(&self.bias.reshape((1, cout, 1))?)
+    }
+}
+
+/// A convolution with circular padding over 1 or 2 spatial dimensions.
+#[derive(Debug, Clone)]
+enum CircularConv {
+    D1(Conv1dViaConv2d, usize),
+    D2(Conv2d, usize),
+}
+
+impl CircularConv {
+    fn new(rank: usize, cin: usize, cout: usize, kernel: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let pad = kernel / 2;
+        Ok(match rank {
+            1 => Self::D1(Conv1dViaConv2d::new(cin, cout, kernel, vb)?, pad),
+            _ => Self::D2(candle_nn::conv2d(cin, cout, kernel, Conv2dConfig::default(), vb)?, pad),
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::D1(conv, pad) => conv.forward(&circular_pad(x, 2, *pad)?),
+            Self::D2(conv, pad) => conv.forward(&circular_pad(&circular_pad(x, 2, *pad)?, 3, *pad)?),
+        }
+    }
+
+    /// Multiply-add FLOPs per output cell.
+    fn flops_per_cell(rank: usize, cin: usize, cout: usize, kernel: usize) -> f64 {
+        2.0 * (cin * cout * kernel.pow(rank as u32)) as f64
+    }
+}
+
+/// Wraps `pad` cells from each end of dimension `dim` around to the other.
+fn circular_pad(x: &Tensor, dim: usize, pad: usize) -> candle_core::Result<Tensor> {
+    if pad == 0 {
+        return Ok(x.clone());
+    }
+    let n = x.dim(dim)?;
+    Tensor::cat(&[x.narrow(dim, n - pad, pad)?, x.clone(), x.narrow(dim, 0, pad)?], dim)
+}
+
+/// `x + conv₂(SiLU(conv₁(SiLU(N(x))) + W·emb))` with `N` a per-sample normalisation, and a
+/// 1×1 convolution on the skip when the channel count changes.
+#[derive(Debug, Clone)]
+struct ResidualBlock {
+    first: CircularConv,
+    second: CircularConv,
+    time: Linear,
+    skip: Option<CircularConv>,
+}
+
+impl ResidualBlock {
+    fn new(rank: usize, cin: usize, cout: usize, cfg: &UnetConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(Self {
+            first: CircularConv::new(rank, cin, cout, cfg.kernel, vb.pp("first"))?,
+            second: CircularConv::new(rank, cout, cout, cfg.kernel, vb.pp("second"))?,
+            time: linear(cfg.embedding, cout, vb.pp("time"))?,
+            skip: if cin == cout { None } else { Some(CircularConv::new(rank, cin, cout, 1, vb.pp("skip"))?) },
+        })
+    }
+
+    fn forward(&self, x: &Tensor, emb: &Tensor) -> candle_core::Result<Tensor> {
+        let mut shift = self.time.forward(emb)?;
+        for _ in 2..x.rank() {
+            shift = shift.unsqueeze(D::Minus1)?;
+        }
+        let h = self.first.forward(&silu(&sample_norm(x)?)?)?.broadcast_add(&shift)?;
+        let h = self.second.forward(&silu(&h)?)?;
+        let skip = match &self.skip {
+            Some(conv) => conv.forward(x)?,
+            None => x.clone(),
+        };
+        skip + h
+    }
+}
+
+/// `ε(x, t)` for windows `[B, W, N]` (rank 1) or `[B, W, H, W']` (rank 2).
+/// Keys: `time`, `input`, `down.{level}.{block}`, `up.{level}.{block}`, `output`.
+#[derive(Debug, Clone)]
+pub struct CircularUnet {
+    rank: usize,
+    time: TimeEmbedding,
+    input: CircularConv,
+    down: Vec<Vec<ResidualBlock>>,
+    up: Vec<Vec<ResidualBlock>>,
+    output: CircularConv,
+}
+
+impl CircularUnet {
+    /// `window` input/output channels over a grid of `rank` spatial dimensions.
+    pub fn new(cfg: &UnetConfig, rank: usize, window: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let first = cfg.channels.first().copied().unwrap_or(window);
+        let mut down = Vec::new();
+        let mut up = Vec::new();
+        let mut cin = first;
+        for (level, &c) in cfg.channels.iter().enumerate() {
+            let vbd = vb.pp("down").pp(level);
+            let blocks = (0..cfg.blocks)
+                .map(|b| ResidualBlock::new(rank, if b == 0 { cin } else { c }, c, cfg, vbd.pp(b)))
+                .collect::<Result<Vec<_>, _>>()?;
+            down.push(blocks);
+            let vbu = vb.pp("up").pp(level);
+            let cout = cin;
+            let blocks = (0..cfg.blocks)
+                .map(|b| ResidualBlock::new(rank, c, if b + 1 == cfg.blocks { cout } else { c }, cfg, vbu.pp(b)))
+                .collect::<Result<Vec<_>, _>>()?;
+            up.push(blocks);
+            cin = c;
+        }
+        Ok(Self {
+            rank,
+            time: TimeEmbedding::new(cfg.frequencies, cfg.embedding, vb.pp("time"))?,
+            input: CircularConv::new(rank, window, first, cfg.kernel, vb.pp("input"))?,
+            down,
+            up,
+            output: CircularConv::new(rank, first, window, cfg.kernel, vb.pp("output"))?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {
+        let emb = self.time.forward(t)?;
+        let mut h = self.input.forward(x)?;
+        let mut skips = Vec::with_capacity(self.down.len());
+        for (level, blocks) in self.down.iter().enumerate() {
+            if level > 0 {
+                h = self.pool(&h)?;
+            }
+            for block in blocks {
+                h = block.forward(&h, &emb)?;
+            }
+            skips.push(h.clone());
+        }
+        for (level, blocks) in self.up.iter().enumerate().rev() {
+            h = (h + &skips[level])?;
+            for block in blocks {
+                h = block.forward(&h, &emb)?;
+            }
+            if level > 0 {
+                h = self.upsample(&h, &skips[level - 1])?;
+            }
+        }
+        self.output.forward(&sample_norm(&h)?)
+    }
+
+    fn pool(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self.rank {
+            1 => {
+                let (b, c, n) = x.dims3()?;
+                x.reshape((b, c, n / 2, 2))?.mean(D::Minus1)
+            }
+            _ => x.avg_pool2d(2),
+        }
+    }
+
+    fn upsample(&self, x: &Tensor, like: &Tensor) -> candle_core::Result<Tensor> {
+        match self.rank {
+            1 => x.upsample_nearest1d(like.dim(2)?),
+            _ => x.upsample_nearest2d(like.dim(2)?, like.dim(3)?),
+        }
+    }
+
+    /// Multiply-add FLOPs of the convolutions for one window on a grid of `cells` cells.
+    pub fn flops_per_window(cfg: &UnetConfig, rank: usize, window: usize, cells: usize) -> f64 {
+        let conv = |cin, cout, k, cells: usize| CircularConv::flops_per_cell(rank, cin, cout, k) * cells as f64;
+        let first = cfg.channels.first().copied().unwrap_or(window);
+        let mut total = conv(window, first, cfg.kernel, cells) + conv(first, window, cfg.kernel, cells);
+        let mut cin = first;
+        let mut level_cells = cells;
+        for (level, &c) in cfg.channels.iter().enumerate() {
+            if level > 0 {
+                level_cells /= 2usize.pow(rank as u32);
+            }
+            for b in 0..cfg.blocks {
+                let i = if b == 0 { cin } else { c };
+                total += conv(i, c, cfg.kernel, level_cells) + conv(c, c, cfg.kernel, level_cells);
+                if i != c {
+                    total += conv(i, c, 1, level_cells);
+                }
+                let o = if b + 1 == cfg.blocks { cin } else { c };
+                total += conv(c, o, cfg.kernel, level_cells) + conv(o, o, cfg.kernel, level_cells);
+                if o != c {
+                    total += conv(c, o, 1, level_cells);
+                }
+            }
+            cin = c;
+        }
+        total
+    }
+}
