@@ -173,3 +173,42 @@ fn circular_unets_commute_with_periodic_shifts() {
     let b = net2.forward(&roll(&roll(&x, 2, 4), 3, 4), &t).unwrap();
     assert!((a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap() < 1e-12);
 }
+
+#[test]
+fn constant_weight_fast_path_matches_the_trainable_network() {
+    // Sampling builds networks from constant weights, which take the fused GEMM path with an
+    // input-only backward; it must agree with the trainable (Var) network exactly.
+    for dtype in [DType::F64, DType::F32] {
+        let config = ModelConfig {
+            system: "lorenz63".into(),
+            state_shape: vec![3],
+            window: 5,
+            architecture: Architecture::Mlp(MlpConfig { width: 48, depth: 3, embedding: 16, frequencies: 4 }),
+            center: vec![0.0; 3],
+            scale: vec![1.0; 3],
+            training: None,
+        };
+        let varmap = VarMap::new();
+        let trainable = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu)).unwrap();
+        let constants: std::collections::HashMap<String, Tensor> =
+            varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect();
+        let fast = ScoreNetwork::new(&config, VarBuilder::from_tensors(constants, dtype, &Device::Cpu)).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (7, 5, 3), &Device::Cpu).unwrap().to_dtype(dtype).unwrap();
+        let t =
+            Tensor::new(&[0.05f32, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95], &Device::Cpu).unwrap().to_dtype(dtype).unwrap();
+        let run = |net: &ScoreNetwork| {
+            let var = Var::from_tensor(&x).unwrap();
+            let y = net.forward(var.as_tensor(), &t).unwrap();
+            let g = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            let flat =
+                |t: &Tensor| -> Vec<f64> { t.flatten_all().unwrap().to_dtype(DType::F64).unwrap().to_vec1().unwrap() };
+            (flat(&y), flat(g.get(var.as_tensor()).unwrap()))
+        };
+        let (ya, ga) = run(&trainable);
+        let (yb, gb) = run(&fast);
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
+        for (a, b) in ya.iter().zip(&yb).chain(ga.iter().zip(&gb)) {
+            assert!((a - b).abs() <= tol * (1.0 + a.abs()), "{dtype:?}: {a} vs {b}");
+        }
+    }
+}

@@ -1,11 +1,11 @@
 //! Residual MLP for windows of flat states (Lorenz-63).
 
 use candle_core::{D, Tensor};
-use candle_nn::{Linear, Module, VarBuilder, linear};
+use candle_nn::{VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
 use super::TimeEmbedding;
-use super::layers::{layer_norm, silu};
+use super::layers::{FastLinear, layer_norm, silu};
 
 /// Sizes of a [`ResidualMlp`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,13 +30,16 @@ impl Default for MlpConfig {
 /// Pre-LayerNorm block `x + W₂·SiLU(W₁·LN(x))`.
 #[derive(Debug, Clone)]
 struct ResidualBlock {
-    expand: Linear,
-    contract: Linear,
+    expand: FastLinear,
+    contract: FastLinear,
 }
 
 impl ResidualBlock {
     fn new(width: usize, vb: VarBuilder) -> candle_core::Result<Self> {
-        Ok(Self { expand: linear(width, width, vb.pp("expand"))?, contract: linear(width, width, vb.pp("contract"))? })
+        Ok(Self {
+            expand: FastLinear::new(linear(width, width, vb.pp("expand"))?),
+            contract: FastLinear::new(linear(width, width, vb.pp("contract"))?),
+        })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -50,9 +53,9 @@ impl ResidualBlock {
 #[derive(Debug, Clone)]
 pub struct ResidualMlp {
     time: TimeEmbedding,
-    input: Linear,
+    input: FastLinear,
     blocks: Vec<ResidualBlock>,
-    output: Linear,
+    output: FastLinear,
     features: usize,
 }
 
@@ -63,9 +66,9 @@ impl ResidualMlp {
             (0..cfg.depth).map(|i| ResidualBlock::new(cfg.width, vb.pp("blocks").pp(i))).collect::<Result<_, _>>()?;
         Ok(Self {
             time: TimeEmbedding::new(cfg.frequencies, cfg.embedding, vb.pp("time"))?,
-            input: linear(features + cfg.embedding, cfg.width, vb.pp("input"))?,
+            input: FastLinear::new(linear(features + cfg.embedding, cfg.width, vb.pp("input"))?),
             blocks,
-            output: linear(cfg.width, features, vb.pp("output"))?,
+            output: FastLinear::new(linear(cfg.width, features, vb.pp("output"))?),
             features,
         })
     }

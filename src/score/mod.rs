@@ -10,6 +10,7 @@ mod checkpoint;
 mod config;
 mod error;
 mod exact_gaussian;
+mod fused;
 mod init;
 mod layers;
 mod mlp;

@@ -1,14 +1,16 @@
 //! Fourier features of the diffusion time, followed by a small MLP.
 
 use candle_core::{D, Tensor};
-use candle_nn::{Linear, Module, VarBuilder, linear};
+
+use super::layers::FastLinear;
+use candle_nn::{VarBuilder, linear};
 
 /// `t ↦ Linear(SiLU(Linear([cos(π n t), sin(π n t)]_{n=1..F})))`.
 #[derive(Debug, Clone)]
 pub struct TimeEmbedding {
     frequencies: Tensor,
-    hidden: Linear,
-    output: Linear,
+    hidden: FastLinear,
+    output: FastLinear,
 }
 
 impl TimeEmbedding {
@@ -18,8 +20,8 @@ impl TimeEmbedding {
         let frequencies = Tensor::new(freqs.as_slice(), vb.device())?.to_dtype(vb.dtype())?;
         Ok(Self {
             frequencies,
-            hidden: linear(2 * features, width, vb.pp("hidden"))?,
-            output: linear(width, width, vb.pp("output"))?,
+            hidden: FastLinear::new(linear(2 * features, width, vb.pp("hidden"))?),
+            output: FastLinear::new(linear(width, width, vb.pp("output"))?),
         })
     }
 

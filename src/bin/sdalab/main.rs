@@ -1,6 +1,7 @@
 //! The `sdalab` command line: subcommands over the library, errors reported in one line.
 
 mod assimilate;
+mod bench;
 mod output_path;
 mod progress;
 mod scenario_cmd;
@@ -29,6 +30,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Sample the posterior over the whole trajectory of a scenario and write it as .npy.
     Assimilate(assimilate::AssimilateArgs),
+    /// Measure network throughput next to a plain matrix multiply on this machine.
+    Bench(bench::BenchArgs),
     /// Train a local score network by denoising score matching (resumable).
     Train(train::TrainArgs),
 }
@@ -58,6 +61,7 @@ fn main() {
         Some(Command::Validate(args)) => validate::run(&args),
         Some(Command::Train(args)) => train::run(&args),
         Some(Command::Assimilate(args)) => assimilate::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
         None => Cli::command().print_help().map_err(anyhow::Error::from),
     };
     if let Err(err) = result {

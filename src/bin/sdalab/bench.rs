@@ -1,0 +1,141 @@
+//! `sdalab bench`: network throughput next to a plain matrix multiply, measured in one run.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use clap::Args;
+use sdalab::device::select_device;
+use sdalab::score::{Architecture, MlpConfig, ModelConfig, ScoreNetwork, UnetConfig, seeded_init};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Timed repetitions per measurement (the median is reported).
+    #[arg(long, default_value_t = 10)]
+    pub repeats: usize,
+    /// Only the MLP (skip the slower U-Nets).
+    #[arg(long)]
+    pub mlp_only: bool,
+}
+
+/// Median wall time of `f` over `repeats` runs after two warm-ups.
+fn median_time(repeats: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
+    f()?;
+    f()?;
+    let mut times = Vec::with_capacity(repeats);
+    for _ in 0..repeats.max(1) {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// A network with constant (detached) weights, as sampling uses it.
+fn detached_network(config: &ModelConfig, device: &Device) -> anyhow::Result<ScoreNetwork> {
+    let varmap = VarMap::new();
+    ScoreNetwork::new(config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+    seeded_init(&varmap, 0)?;
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("variable map poisoned"))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .collect();
+    Ok(ScoreNetwork::new(config, VarBuilder::from_tensors(tensors, DType::F32, device))?)
+}
+
+struct Case {
+    name: &'static str,
+    config: ModelConfig,
+    /// Windows per network call: samples × (L − 2k).
+    batch: usize,
+    batch_note: &'static str,
+}
+
+fn config(system: &str, state_shape: Vec<usize>, window: usize, architecture: Architecture) -> ModelConfig {
+    let d: usize = state_shape.iter().product();
+    ModelConfig {
+        system: system.into(),
+        state_shape,
+        window,
+        architecture,
+        center: vec![0.0; d],
+        scale: vec![1.0; d],
+        training: None,
+    }
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let (device, name) = select_device();
+    println!("device: {name}");
+    let mut cases = vec![Case {
+        name: "MLP 256×5, Lorenz-63 window 5",
+        config: config("lorenz63", vec![3], 5, Architecture::Mlp(MlpConfig::default())),
+        batch: 64 * 61,
+        batch_note: "64 samples × 61 windows",
+    }];
+    if !args.mlp_only {
+        let unet = UnetConfig { channels: vec![32, 64], ..UnetConfig::default() };
+        cases.push(Case {
+            name: "U-Net 1-D 32,64, Lorenz-96 window 5",
+            config: config("lorenz96", vec![40], 5, Architecture::Unet1d(unet.clone())),
+            batch: 16 * 28,
+            batch_note: "16 samples × 28 windows",
+        });
+        cases.push(Case {
+            name: "U-Net 2-D 32,64, 32×32 field window 5",
+            config: config("field", vec![32, 32], 5, Architecture::Unet2d(unet)),
+            batch: 4 * 12,
+            batch_note: "4 samples × 12 windows",
+        });
+    }
+
+    // The reference: a plain f32 matrix product of the MLP's hidden-layer shape.
+    let (m, k, n) = (64 * 61, 256, 256);
+    let a = Tensor::randn(0f32, 1.0, (m, k), &device)?;
+    let b = Tensor::randn(0f32, 1.0, (k, n), &device)?;
+    let t = median_time(args.repeats, || {
+        a.matmul(&b)?.sum_all()?.to_scalar::<f32>()?;
+        Ok(())
+    })?;
+    let matmul_rate = 2.0 * (m * k * n) as f64 / t.as_secs_f64() / 1e9;
+    println!("\n| measurement | batch | time | GFLOP/s | % of matmul |");
+    println!("| --- | --- | ---: | ---: | ---: |");
+    println!("| matmul {m}×{k} · {k}×{n} (f32) | — | {:.2} ms | {matmul_rate:.1} | 100% |", t.as_secs_f64() * 1e3);
+
+    for case in &cases {
+        let net = detached_network(&case.config, &device).with_context(|| case.name)?;
+        let shape: Vec<usize> = [vec![case.batch, case.config.window], case.config.state_shape.clone()].concat();
+        let x = Tensor::randn(0f32, 1.0, shape.as_slice(), &device)?;
+        let times = Tensor::full(0.5f32, case.batch, &device)?;
+        let flops = ScoreNetwork::flops_per_window(&case.config) * case.batch as f64;
+        let forward = median_time(args.repeats, || {
+            net.forward(&x, &times)?.sum_all()?.to_scalar::<f32>()?;
+            Ok(())
+        })?;
+        let with_grad = median_time(args.repeats, || {
+            let var = Var::from_tensor(&x)?;
+            let grads = net.forward(var.as_tensor(), &times)?.sqr()?.sum_all()?.backward()?;
+            grads.get(var.as_tensor()).context("no input gradient")?.sum_all()?.to_scalar::<f32>()?;
+            Ok(())
+        })?;
+        for (what, time, work) in [("forward", forward, flops), ("forward + input gradient", with_grad, 2.0 * flops)] {
+            let rate = work / time.as_secs_f64() / 1e9;
+            println!(
+                "| {} {what} | {} | {:.2} ms | {rate:.1} | {:.0}% |",
+                case.name,
+                case.batch_note,
+                time.as_secs_f64() * 1e3,
+                100.0 * rate / matmul_rate
+            );
+        }
+    }
+    println!("\nFLOPs count the matrix products and convolutions only (2 per multiply-add); the input gradient");
+    println!("costs one more pass of the same products, so forward + input gradient counts twice the forward.");
+    Ok(())
+}

@@ -1,0 +1,428 @@
+//! Fused CPU kernels for the networks' element-wise work, with their own backward passes.
+//!
+//! With candle's stock ops a 256-wide residual MLP spends most of its time outside the matrix
+//! products: `silu` and layer normalisation are chains of element-wise tensor ops, each a full
+//! pass over memory with a libm `exp`, and their gradients chain even more. Sampling also needs
+//! only input gradients, while candle's matmul backward always computes the weight gradient
+//! too. These kernels do each step in one pass (a vectorisable `exp`), and [`FastLinear`] skips
+//! the weight gradient when the weights are constants. `sdalab bench` measures the effect.
+//! On other devices the stock candle ops are used.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, D, DType, Layout, Shape, Tensor, bail};
+use candle_nn::{Linear, Module};
+use rayon::prelude::*;
+
+/// Elements per parallel chunk of the element-wise kernels.
+const CHUNK: usize = 1 << 14;
+
+/// `e^x` for f32 to ~2 ulp, branch-free so loops vectorise: `2^n · p(r)` with
+/// `n = round(x·log₂e)` (by the 1.5·2²³ rounding trick, plain SSE2/AVX arithmetic),
+/// `r = x − n·ln 2` and a degree-6 polynomial.
+#[inline(always)]
+fn fast_exp(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5·2²³
+    let x = x.clamp(-87.0, 88.0);
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0 + r * (0.5 + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
+    let exponent = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    p * f32::from_bits((exponent.wrapping_add(127) << 23) as u32)
+}
+
+/// The element types of the constant-linear GEMM.
+trait Float: Copy + Send + Sync + 'static {
+    fn from_f64(v: f64) -> Self;
+}
+
+impl Float for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+impl Float for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+
+fn contiguous<'a, T>(data: &'a [T], layout: &Layout) -> candle_core::Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("fused kernels need contiguous inputs"),
+    }
+}
+
+// f32 kernels: plain loops over slices that the compiler vectorises.
+
+#[inline(always)]
+fn silu_kernel(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v / (1.0 + fast_exp(-v));
+    }
+}
+
+#[inline(always)]
+fn silu_grad_kernel(x: &[f32], g: &[f32], out: &mut [f32]) {
+    for ((o, &v), &g) in out.iter_mut().zip(x).zip(g) {
+        let s = 1.0 / (1.0 + fast_exp(-v));
+        *o = g * s * (1.0 + v * (1.0 - s));
+    }
+}
+
+/// Mean and `1/√(var + ε)` of one row (two passes, f32 accumulation).
+#[inline(always)]
+fn row_stats_f32(row: &[f32]) -> (f32, f32) {
+    let n = row.len() as f32;
+    let mean = row.iter().sum::<f32>() / n;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, 1.0 / (var + LN_EPS as f32).sqrt())
+}
+
+#[inline(always)]
+fn norm_kernel(x: &[f32], out: &mut [f32], width: usize) {
+    for (o, row) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)) {
+        let (mean, rstd) = row_stats_f32(row);
+        for (o, v) in o.iter_mut().zip(row) {
+            *o = (v - mean) * rstd;
+        }
+    }
+}
+
+/// `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))` per row.
+#[inline(always)]
+fn norm_grad_kernel(x: &[f32], g: &[f32], out: &mut [f32], width: usize) {
+    let n = width as f32;
+    for ((o, row), g) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)).zip(g.chunks_exact(width)) {
+        let (mean, rstd) = row_stats_f32(row);
+        let mut sum_g = 0.0f32;
+        let mut sum_gx = 0.0f32;
+        for (v, g) in row.iter().zip(g) {
+            sum_g += g;
+            sum_gx += g * (v - mean) * rstd;
+        }
+        let (mg, mgx) = (sum_g / n, sum_gx / n);
+        for ((o, v), g) in o.iter_mut().zip(row).zip(g) {
+            *o = rstd * (g - mg - (v - mean) * rstd * mgx);
+        }
+    }
+}
+
+/// Declares an AVX2+FMA build of a kernel and a safe entry point that uses it when the CPU has
+/// both (detected at run time), the baseline build otherwise.
+macro_rules! with_avx2 {
+    ($entry:ident, $kernel:ident, ($($arg:ident: $ty:ty),*)) => {
+        fn $entry($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn wide($($arg: $ty),*) {
+                    $kernel($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU supports the features `wide` was compiled for.
+                    unsafe { wide($($arg),*) };
+                    return;
+                }
+            }
+            $kernel($($arg),*)
+        }
+    };
+}
+
+with_avx2!(silu_f32, silu_kernel, (x: &[f32], out: &mut [f32]));
+with_avx2!(silu_grad_f32, silu_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32]));
+with_avx2!(norm_f32, norm_kernel, (x: &[f32], out: &mut [f32], width: usize));
+with_avx2!(norm_grad_f32, norm_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32], width: usize));
+
+/// Splits `n` elements of rows of `width` into parallel chunks of whole rows.
+fn chunk_len(width: usize) -> usize {
+    (CHUNK / width.max(1)).max(1) * width.max(1)
+}
+
+fn par1(x: &[f32], width: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len()];
+    let c = chunk_len(width);
+    out.par_chunks_mut(c).zip(x.par_chunks(c)).for_each(|(o, x)| f(x, o));
+    out
+}
+
+fn par2(x: &[f32], g: &[f32], width: usize, f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len()];
+    let c = chunk_len(width);
+    out.par_chunks_mut(c).zip(x.par_chunks(c).zip(g.par_chunks(c))).for_each(|(o, (x, g))| f(x, g, o));
+    out
+}
+
+// f64 reference versions (used by the finite-difference tests): simple and exact.
+
+fn sigmoid64(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn norm_rows64(x: &[f64], width: usize, grad: Option<&[f64]>) -> Vec<f64> {
+    let mut out = vec![0.0; x.len()];
+    for (r, (o, row)) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)).enumerate() {
+        let n = width as f64;
+        let mean = row.iter().sum::<f64>() / n;
+        let rstd = 1.0 / (row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n + LN_EPS).sqrt();
+        match grad {
+            None => o.iter_mut().zip(row).for_each(|(o, v)| *o = (v - mean) * rstd),
+            Some(g) => {
+                let g = &g[r * width..(r + 1) * width];
+                let mg = g.iter().sum::<f64>() / n;
+                let mgx = g.iter().zip(row).map(|(g, v)| g * (v - mean) * rstd).sum::<f64>() / n;
+                for ((o, v), g) in o.iter_mut().zip(row).zip(g) {
+                    *o = rstd * (g - mg - (v - mean) * rstd * mgx);
+                }
+            }
+        }
+    }
+    out
+}
+
+struct SiluOp;
+struct SiluGrad;
+
+impl CustomOp1 for SiluOp {
+    fn name(&self) -> &'static str {
+        "fused-silu"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let out = match s {
+            CpuStorage::F32(v) => CpuStorage::F32(par1(contiguous(v, l)?, 1, silu_f32)),
+            CpuStorage::F64(v) => CpuStorage::F64(contiguous(v, l)?.iter().map(|x| x * sigmoid64(*x)).collect()),
+            _ => bail!("fused silu supports f32 and f64"),
+        };
+        Ok((out, l.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(arg.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &SiluGrad)?))
+    }
+}
+
+impl CustomOp2 for SiluGrad {
+    fn name(&self) -> &'static str {
+        "fused-silu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
+                CpuStorage::F32(par2(contiguous(x, l1)?, contiguous(g, l2)?, 1, silu_grad_f32))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g)) => CpuStorage::F64(
+                contiguous(x, l1)?
+                    .iter()
+                    .zip(contiguous(g, l2)?)
+                    .map(|(x, g)| {
+                        let s = sigmoid64(*x);
+                        g * s * (1.0 + x * (1.0 - s))
+                    })
+                    .collect(),
+            ),
+            _ => bail!("fused silu gradient supports f32 and f64"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// `x·sigmoid(x)`.
+pub fn silu(x: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+        x.contiguous()?.apply_op1(SiluOp)
+    } else {
+        candle_nn::ops::silu(x)
+    }
+}
+
+const LN_EPS: f64 = 1e-5;
+
+struct LayerNormOp;
+struct LayerNormGrad;
+
+impl CustomOp1 for LayerNormOp {
+    fn name(&self) -> &'static str {
+        "fused-layer-norm"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let width = l.dims().last().copied().unwrap_or(1);
+        let out = match s {
+            CpuStorage::F32(v) => CpuStorage::F32(par1(contiguous(v, l)?, width, |x, o| norm_f32(x, o, width))),
+            CpuStorage::F64(v) => CpuStorage::F64(norm_rows64(contiguous(v, l)?, width, None)),
+            _ => bail!("fused layer norm supports f32 and f64"),
+        };
+        Ok((out, l.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(arg.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &LayerNormGrad)?))
+    }
+}
+
+impl CustomOp2 for LayerNormGrad {
+    fn name(&self) -> &'static str {
+        "fused-layer-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let width = l1.dims().last().copied().unwrap_or(1);
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
+                CpuStorage::F32(par2(contiguous(x, l1)?, contiguous(g, l2)?, width, |x, g, o| {
+                    norm_grad_f32(x, g, o, width)
+                }))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
+                CpuStorage::F64(norm_rows64(contiguous(x, l1)?, width, Some(contiguous(g, l2)?)))
+            }
+            _ => bail!("fused layer norm gradient supports f32 and f64"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// Layer normalisation over the last dimension without affine parameters:
+/// `(x − mean) / √(var + 1e-5)`.
+pub fn layer_norm(x: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+        x.contiguous()?.apply_op1(LayerNormOp)
+    } else {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        centred.broadcast_div(&(var + LN_EPS)?.sqrt()?)
+    }
+}
+
+/// `y = x·Wᵀ + b` for constant weights: one GEMM with the bias folded in, and a backward pass
+/// that computes only the input gradient `g·W`.
+struct ConstLinearOp {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl CustomOp1 for ConstLinearOp {
+    fn name(&self) -> &'static str {
+        "const-linear"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, inputs) = l.shape().dims2()?;
+        let (outputs, _) = self.weight.dims2()?;
+        fn run<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, rows: usize, inputs: usize, outputs: usize) -> Vec<T> {
+            let zero = T::from_f64(0.0);
+            let mut dst = vec![zero; rows * outputs];
+            if let Some(b) = b {
+                dst.par_chunks_mut(outputs).for_each(|row| row.copy_from_slice(b));
+            }
+            let threads = rayon::current_num_threads();
+            let parallelism = if rows * inputs * outputs > 1 << 16 && threads > 1 {
+                gemm::Parallelism::Rayon(threads)
+            } else {
+                gemm::Parallelism::None
+            };
+            // SAFETY: dst is rows×outputs (row-major), x is rows×inputs (row-major), and Wᵀ is
+            // read from the row-major outputs×inputs weight with swapped strides; all buffers
+            // outlive the call and do not overlap.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    outputs,
+                    inputs,
+                    dst.as_mut_ptr(),
+                    1,
+                    outputs as isize,
+                    b.is_some(),
+                    x.as_ptr(),
+                    1,
+                    inputs as isize,
+                    w.as_ptr(),
+                    inputs as isize,
+                    1,
+                    T::from_f64(1.0),
+                    T::from_f64(1.0),
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
+            }
+            dst
+        }
+        let out = match s {
+            CpuStorage::F32(x) => {
+                let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
+                let b = self.bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
+                CpuStorage::F32(run(contiguous(x, l)?, &w, b.as_deref(), rows, inputs, outputs))
+            }
+            CpuStorage::F64(x) => {
+                let w = self.weight.flatten_all()?.to_vec1::<f64>()?;
+                let b = self.bias.as_ref().map(|b| b.to_vec1::<f64>()).transpose()?;
+                CpuStorage::F64(run(contiguous(x, l)?, &w, b.as_deref(), rows, inputs, outputs))
+            }
+            _ => bail!("constant linear layers support f32 and f64"),
+        };
+        Ok((out, Shape::from((rows, outputs))))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.weight)?))
+    }
+}
+
+/// A candle-nn `Linear` (same checkpoint keys) that takes the fused path when its weights are
+/// constants on the CPU and the input is a matrix.
+#[derive(Debug, Clone)]
+pub struct FastLinear {
+    inner: Linear,
+}
+
+impl FastLinear {
+    pub fn new(inner: Linear) -> Self {
+        Self { inner }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let w = self.inner.weight();
+        let constant = !w.track_op() && !self.inner.bias().is_some_and(|b| b.track_op());
+        if constant && x.device().is_cpu() && x.rank() == 2 && matches!(x.dtype(), DType::F32 | DType::F64) {
+            let op = ConstLinearOp { weight: w.clone(), bias: self.inner.bias().cloned() };
+            x.contiguous()?.apply_op1(op)
+        } else {
+            self.inner.forward(x)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        let mut worst: f32 = 0.0;
+        for i in -8000..8000 {
+            let x = i as f32 * 0.01;
+            worst = worst.max((fast_exp(x) / x.exp() - 1.0).abs());
+        }
+        assert!(worst < 1e-6, "worst relative error {worst}");
+    }
+}
