@@ -183,97 +183,57 @@ fn norm_rows64(x: &[f64], width: usize, grad: Option<&[f64]>) -> Vec<f64> {
     out
 }
 
-struct SiluOp;
-struct SiluGrad;
-
-impl CustomOp1 for SiluOp {
-    fn name(&self) -> &'static str {
-        "fused-silu"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(par1(contiguous(v, l)?, 1, silu_f32)),
-            CpuStorage::F64(v) => CpuStorage::F64(contiguous(v, l)?.iter().map(|x| x * sigmoid64(*x)).collect()),
-            _ => bail!("fused silu supports f32 and f64"),
-        };
-        Ok((out, l.shape().clone()))
-    }
-
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(arg.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &SiluGrad)?))
-    }
-}
-
-impl CustomOp2 for SiluGrad {
-    fn name(&self) -> &'static str {
-        "fused-silu-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
-                CpuStorage::F32(par2(contiguous(x, l1)?, contiguous(g, l2)?, 1, silu_grad_f32))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(g)) => CpuStorage::F64(
-                contiguous(x, l1)?
-                    .iter()
-                    .zip(contiguous(g, l2)?)
-                    .map(|(x, g)| {
-                        let s = sigmoid64(*x);
-                        g * s * (1.0 + x * (1.0 - s))
-                    })
-                    .collect(),
-            ),
-            _ => bail!("fused silu gradient supports f32 and f64"),
-        };
-        Ok((out, l1.shape().clone()))
-    }
-}
-
-/// `x·sigmoid(x)`.
-pub fn silu(x: &Tensor) -> candle_core::Result<Tensor> {
-    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
-        x.contiguous()?.apply_op1(SiluOp)
-    } else {
-        candle_nn::ops::silu(x)
-    }
-}
-
 const LN_EPS: f64 = 1e-5;
 
-struct LayerNormOp;
-struct LayerNormGrad;
+/// The fused element-wise operations.
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    Silu,
+    /// Over the last dimension.
+    LayerNorm,
+}
 
-impl CustomOp1 for LayerNormOp {
+/// `kernel(x)`, with a backward pass that is itself one fused kernel.
+struct Fused(Kernel);
+
+/// `∂kernel/∂x · g` for inputs `(x, g)`.
+struct FusedGrad(Kernel);
+
+impl CustomOp1 for Fused {
     fn name(&self) -> &'static str {
-        "fused-layer-norm"
+        match self.0 {
+            Kernel::Silu => "fused-silu",
+            Kernel::LayerNorm => "fused-layer-norm",
+        }
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let width = l.dims().last().copied().unwrap_or(1);
-        let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(par1(contiguous(v, l)?, width, |x, o| norm_f32(x, o, width))),
-            CpuStorage::F64(v) => CpuStorage::F64(norm_rows64(contiguous(v, l)?, width, None)),
-            _ => bail!("fused layer norm supports f32 and f64"),
+        let out = match (self.0, s) {
+            (Kernel::Silu, CpuStorage::F32(v)) => CpuStorage::F32(par1(contiguous(v, l)?, 1, silu_f32)),
+            (Kernel::Silu, CpuStorage::F64(v)) => {
+                CpuStorage::F64(contiguous(v, l)?.iter().map(|x| x * sigmoid64(*x)).collect())
+            }
+            (Kernel::LayerNorm, CpuStorage::F32(v)) => {
+                CpuStorage::F32(par1(contiguous(v, l)?, width, |x, o| norm_f32(x, o, width)))
+            }
+            (Kernel::LayerNorm, CpuStorage::F64(v)) => CpuStorage::F64(norm_rows64(contiguous(v, l)?, width, None)),
+            _ => bail!("{} supports f32 and f64", self.name()),
         };
         Ok((out, l.shape().clone()))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(arg.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &LayerNormGrad)?))
+        Ok(Some(arg.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &FusedGrad(self.0))?))
     }
 }
 
-impl CustomOp2 for LayerNormGrad {
+impl CustomOp2 for FusedGrad {
     fn name(&self) -> &'static str {
-        "fused-layer-norm-grad"
+        match self.0 {
+            Kernel::Silu => "fused-silu-grad",
+            Kernel::LayerNorm => "fused-layer-norm-grad",
+        }
     }
 
     fn cpu_fwd(
@@ -284,18 +244,40 @@ impl CustomOp2 for LayerNormGrad {
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let width = l1.dims().last().copied().unwrap_or(1);
-        let out = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
+        let out = match (self.0, s1, s2) {
+            (Kernel::Silu, CpuStorage::F32(x), CpuStorage::F32(g)) => {
+                CpuStorage::F32(par2(contiguous(x, l1)?, contiguous(g, l2)?, 1, silu_grad_f32))
+            }
+            (Kernel::Silu, CpuStorage::F64(x), CpuStorage::F64(g)) => CpuStorage::F64(
+                contiguous(x, l1)?
+                    .iter()
+                    .zip(contiguous(g, l2)?)
+                    .map(|(x, g)| {
+                        let s = sigmoid64(*x);
+                        g * s * (1.0 + x * (1.0 - s))
+                    })
+                    .collect(),
+            ),
+            (Kernel::LayerNorm, CpuStorage::F32(x), CpuStorage::F32(g)) => {
                 CpuStorage::F32(par2(contiguous(x, l1)?, contiguous(g, l2)?, width, |x, g, o| {
                     norm_grad_f32(x, g, o, width)
                 }))
             }
-            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
+            (Kernel::LayerNorm, CpuStorage::F64(x), CpuStorage::F64(g)) => {
                 CpuStorage::F64(norm_rows64(contiguous(x, l1)?, width, Some(contiguous(g, l2)?)))
             }
-            _ => bail!("fused layer norm gradient supports f32 and f64"),
+            _ => bail!("{} supports f32 and f64", self.name()),
         };
         Ok((out, l1.shape().clone()))
+    }
+}
+
+/// `x·sigmoid(x)`.
+pub fn silu(x: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+        x.contiguous()?.apply_op1(Fused(Kernel::Silu))
+    } else {
+        candle_nn::ops::silu(x)
     }
 }
 
@@ -303,7 +285,7 @@ impl CustomOp2 for LayerNormGrad {
 /// `(x − mean) / √(var + 1e-5)`.
 pub fn layer_norm(x: &Tensor) -> candle_core::Result<Tensor> {
     if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
-        x.contiguous()?.apply_op1(LayerNormOp)
+        x.contiguous()?.apply_op1(Fused(Kernel::LayerNorm))
     } else {
         let mean = x.mean_keepdim(D::Minus1)?;
         let centred = x.broadcast_sub(&mean)?;
