@@ -294,6 +294,59 @@ pub fn layer_norm(x: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
+/// `dst (rows×n) = [dst +] lhs (rows×k) · R`, with `R` read from the row-major `weight`: as
+/// `Wᵀ` when `weight` is `n×k` (`transposed`), as `W` when it is `k×n`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_rows<T: Float>(
+    dst: &mut [T],
+    accumulate: bool,
+    lhs: &[T],
+    weight: &[T],
+    transposed: bool,
+    rows: usize,
+    k: usize,
+    n: usize,
+) {
+    let threads = rayon::current_num_threads();
+    let parallelism =
+        if rows * k * n > 1 << 16 && threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    let (rhs_cs, rhs_rs) = if transposed { (k as isize, 1) } else { (1, n as isize) };
+    // SAFETY: dst holds rows×n, lhs rows×k and weight k·n values, all row-major as the strides
+    // say; the buffers outlive the call and dst does not overlap the inputs.
+    unsafe {
+        gemm::gemm(
+            rows,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            weight.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            T::from_f64(1.0),
+            T::from_f64(1.0),
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Rows of `bias` repeated: the starting value of an accumulating GEMM.
+fn repeat_rows<T: Float>(bias: Option<&[T]>, rows: usize, n: usize) -> Vec<T> {
+    let mut dst = vec![T::from_f64(0.0); rows * n];
+    if let Some(b) = bias {
+        dst.par_chunks_mut(n).for_each(|row| row.copy_from_slice(b));
+    }
+    dst
+}
+
 /// `y = x·Wᵀ + b` for constant weights: one GEMM with the bias folded in, and a backward pass
 /// that computes only the input gradient `g·W`.
 struct ConstLinearOp {
@@ -309,56 +362,20 @@ impl CustomOp1 for ConstLinearOp {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (rows, inputs) = l.shape().dims2()?;
         let (outputs, _) = self.weight.dims2()?;
-        fn run<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, rows: usize, inputs: usize, outputs: usize) -> Vec<T> {
-            let zero = T::from_f64(0.0);
-            let mut dst = vec![zero; rows * outputs];
-            if let Some(b) = b {
-                dst.par_chunks_mut(outputs).for_each(|row| row.copy_from_slice(b));
-            }
-            let threads = rayon::current_num_threads();
-            let parallelism = if rows * inputs * outputs > 1 << 16 && threads > 1 {
-                gemm::Parallelism::Rayon(threads)
-            } else {
-                gemm::Parallelism::None
-            };
-            // SAFETY: dst is rows×outputs (row-major), x is rows×inputs (row-major), and Wᵀ is
-            // read from the row-major outputs×inputs weight with swapped strides; all buffers
-            // outlive the call and do not overlap.
-            unsafe {
-                gemm::gemm(
-                    rows,
-                    outputs,
-                    inputs,
-                    dst.as_mut_ptr(),
-                    1,
-                    outputs as isize,
-                    b.is_some(),
-                    x.as_ptr(),
-                    1,
-                    inputs as isize,
-                    w.as_ptr(),
-                    inputs as isize,
-                    1,
-                    T::from_f64(1.0),
-                    T::from_f64(1.0),
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                );
-            }
-            dst
-        }
         let out = match s {
             CpuStorage::F32(x) => {
                 let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
                 let b = self.bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
-                CpuStorage::F32(run(contiguous(x, l)?, &w, b.as_deref(), rows, inputs, outputs))
+                let mut dst = repeat_rows(b.as_deref(), rows, outputs);
+                gemm_rows(&mut dst, b.is_some(), contiguous(x, l)?, &w, true, rows, inputs, outputs);
+                CpuStorage::F32(dst)
             }
             CpuStorage::F64(x) => {
                 let w = self.weight.flatten_all()?.to_vec1::<f64>()?;
                 let b = self.bias.as_ref().map(|b| b.to_vec1::<f64>()).transpose()?;
-                CpuStorage::F64(run(contiguous(x, l)?, &w, b.as_deref(), rows, inputs, outputs))
+                let mut dst = repeat_rows(b.as_deref(), rows, outputs);
+                gemm_rows(&mut dst, b.is_some(), contiguous(x, l)?, &w, true, rows, inputs, outputs);
+                CpuStorage::F64(dst)
             }
             _ => bail!("constant linear layers support f32 and f64"),
         };
@@ -368,6 +385,115 @@ impl CustomOp1 for ConstLinearOp {
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad.matmul(&self.weight)?))
     }
+}
+
+/// Weights of a pre-LayerNorm residual block, as plain f32 rows.
+struct BlockWeights {
+    expand: Vec<f32>,
+    expand_bias: Vec<f32>,
+    contract: Vec<f32>,
+    contract_bias: Vec<f32>,
+    width: usize,
+}
+
+/// `y = x + W₂·SiLU(W₁·LN(x) + b₁) + b₂` for constant f32 weights, in one op: the forward keeps
+/// `LN(x)`'s input statistics implicit and stashes the pre-activation, and the backward is two
+/// GEMMs and two fused passes, with none of the per-op allocations and gradient accumulations
+/// of the generic graph.
+struct ResidualBlockOp {
+    weights: std::sync::Arc<BlockWeights>,
+    /// Pre-activation `W₁·LN(x) + b₁` from the forward pass.
+    stash: std::sync::Mutex<Option<Vec<f32>>>,
+}
+
+impl ResidualBlockOp {
+    /// The pre-activation for input rows `x`.
+    fn pre_activation(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let w = &self.weights;
+        let normed = par1(x, w.width, |x, o| norm_f32(x, o, w.width));
+        let mut a = repeat_rows(Some(&w.expand_bias), rows, w.width);
+        gemm_rows(&mut a, true, &normed, &w.expand, true, rows, w.width, w.width);
+        a
+    }
+}
+
+impl CustomOp1 for ResidualBlockOp {
+    fn name(&self) -> &'static str {
+        "const-residual-block"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(x) = s else { bail!("the fused residual block is f32 only") };
+        let x = contiguous(x, l)?;
+        let (rows, width) = l.shape().dims2()?;
+        let w = &self.weights;
+        if width != w.width {
+            bail!("residual block of width {} applied to rows of {width}", w.width);
+        }
+        let a = self.pre_activation(x, rows);
+        let h = par1(&a, width, silu_f32);
+        // y = x + b₂, then y += h·W₂ᵀ.
+        let mut y = x.to_vec();
+        y.par_chunks_mut(width).for_each(|row| row.iter_mut().zip(&w.contract_bias).for_each(|(v, b)| *v += b));
+        gemm_rows(&mut y, true, &h, &w.contract, true, rows, width, width);
+        if let Ok(mut stash) = self.stash.lock() {
+            *stash = Some(a);
+        }
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let (rows, width) = arg.dims2()?;
+        let x = arg.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let g = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let w = &self.weights;
+        let a = match self.stash.lock().ok().and_then(|mut s| s.take()) {
+            Some(a) => a,
+            None => self.pre_activation(&x, rows),
+        };
+        // ∂/∂h = g·W₂, ∂/∂a = SiLU'(a)·∂/∂h, ∂/∂LN(x) = ∂/∂a·W₁, ∂/∂x = g + LN'(x)ᵀ·∂/∂LN(x).
+        let mut g_h = vec![0.0f32; rows * width];
+        gemm_rows(&mut g_h, false, &g, &w.contract, false, rows, width, width);
+        let g_a = par2(&a, &g_h, width, silu_grad_f32);
+        let mut g_n = g_h;
+        gemm_rows(&mut g_n, false, &g_a, &w.expand, false, rows, width, width);
+        let mut g_x = par2(&x, &g_n, width, |x, g, o| norm_grad_f32(x, g, o, width));
+        g_x.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(o, g)| o.iter_mut().zip(g).for_each(|(o, g)| *o += g));
+        Ok(Some(Tensor::from_vec(g_x, (rows, width), arg.device())?))
+    }
+}
+
+/// `x + contract(SiLU(expand(LN(x))))` through the fused op when both layers hold constant f32
+/// weights on the CPU; `None` when the generic path must be used.
+pub fn fused_residual_block(
+    x: &Tensor,
+    expand: &FastLinear,
+    contract: &FastLinear,
+) -> candle_core::Result<Option<Tensor>> {
+    if !(expand.is_constant()
+        && contract.is_constant()
+        && x.device().is_cpu()
+        && x.dtype() == DType::F32
+        && x.rank() == 2)
+    {
+        return Ok(None);
+    }
+    let (Some(b1), Some(b2)) = (expand.inner.bias(), contract.inner.bias()) else { return Ok(None) };
+    let width = x.dim(1)?;
+    if expand.inner.weight().dims2()? != (width, width) || contract.inner.weight().dims2()? != (width, width) {
+        return Ok(None);
+    }
+    let weights = BlockWeights {
+        expand: expand.inner.weight().flatten_all()?.to_vec1()?,
+        expand_bias: b1.to_vec1()?,
+        contract: contract.inner.weight().flatten_all()?.to_vec1()?,
+        contract_bias: b2.to_vec1()?,
+        width,
+    };
+    let op = ResidualBlockOp { weights: std::sync::Arc::new(weights), stash: std::sync::Mutex::new(None) };
+    Ok(Some(x.contiguous()?.apply_op1(op)?))
 }
 
 /// A candle-nn `Linear` (same checkpoint keys) that takes the fused path when its weights are
@@ -382,10 +508,14 @@ impl FastLinear {
         Self { inner }
     }
 
+    /// Whether the weights are constants (no gradient is wanted for them).
+    pub fn is_constant(&self) -> bool {
+        !self.inner.weight().track_op() && !self.inner.bias().is_some_and(|b| b.track_op())
+    }
+
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let w = self.inner.weight();
-        let constant = !w.track_op() && !self.inner.bias().is_some_and(|b| b.track_op());
-        if constant && x.device().is_cpu() && x.rank() == 2 && matches!(x.dtype(), DType::F32 | DType::F64) {
+        if self.is_constant() && x.device().is_cpu() && x.rank() == 2 && matches!(x.dtype(), DType::F32 | DType::F64) {
             let op = ConstLinearOp { weight: w.clone(), bias: self.inner.bias().cloned() };
             x.contiguous()?.apply_op1(op)
         } else {

@@ -43,6 +43,9 @@ impl ResidualBlock {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if let Some(y) = super::fused::fused_residual_block(x, &self.expand, &self.contract)? {
+            return Ok(y);
+        }
         let h = silu(&self.expand.forward(&layer_norm(x)?)?)?;
         x + self.contract.forward(&h)?
     }
