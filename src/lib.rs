@@ -4,6 +4,7 @@
 //! `scenario → observe → dynamics`, with `export` (file formats) and `rng` (seeded streams)
 //! usable by all. The `sdalab` binary is a thin command-line shell over these modules.
 
+pub mod baselines;
 pub mod device;
 pub mod dynamics;
 pub mod export;

@@ -39,6 +39,7 @@ pub mod purpose {
     pub const VALIDATION_BATCH: u64 = 2;
     pub const SAMPLING: u64 = 3;
     pub const INITIAL_WEIGHTS: u64 = 4;
+    pub const PARTICLES: u64 = 5;
 }
 
 #[cfg(test)]

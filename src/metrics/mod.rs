@@ -1,5 +1,8 @@
-//! Ensemble metrics: distances between ensembles of whole trajectories.
+//! Ensemble metrics over whole trajectories: distances between ensembles, plausibility under the
+//! model, fit to the observations and skill against a truth.
 
+mod ensemble;
 mod wasserstein;
 
+pub use ensemble::{Skill, mean_log_likelihood, mean_log_prior, skill};
 pub use wasserstein::wasserstein1;
