@@ -38,7 +38,7 @@ pub struct Skill {
 /// Skill of an ensemble (flat `[members, cells]`) against `truth` (`cells` values).
 pub fn skill(ensemble: &[f64], truth: &[f64]) -> Option<Skill> {
     let cells = truth.len();
-    if cells == 0 || ensemble.len() < 2 * cells || ensemble.len() % cells != 0 {
+    if cells == 0 || ensemble.len() < 2 * cells || !ensemble.len().is_multiple_of(cells) {
         return None;
     }
     let n = (ensemble.len() / cells) as f64;
