@@ -40,6 +40,7 @@ pub mod purpose {
     pub const SAMPLING: u64 = 3;
     pub const INITIAL_WEIGHTS: u64 = 4;
     pub const PARTICLES: u64 = 5;
+    pub const CLUSTERING: u64 = 6;
 }
 
 #[cfg(test)]

@@ -70,3 +70,39 @@ fn assimilate_method_particle_writes_the_kept_paths() {
         assert!((mean - o.value).abs() < 3.0 * o.std, "state {}: {mean} vs {}", o.t, o.value);
     }
 }
+
+/// The particle posterior of a mirror-symmetric Lorenz-63 scenario: half of the paths on each
+/// lobe, found as two modes whose means mirror each other under (x, y, z) → (−x, −y, z).
+fn check_mirrored_modes(op: sdalab::observe::OperatorKind, index: usize, std: f64) {
+    use sdalab::dynamics::{MarkovChain, System};
+    use sdalab::metrics::find_modes;
+    use sdalab::scenario::{TwinSpec, twin_experiment};
+    let spec =
+        TwinSpec { length: 49, every: 4, offset: 0, kind: op, indices: vec![index], std, seed: 5, burn_in: None };
+    let s = twin_experiment(System::named("lorenz63").unwrap(), &spec).unwrap();
+    let smoother = ParticleSmoother { particles: 16384, keep: 512, resampling: Resampling::Systematic, seed: 1 };
+    let out = smoother.run(s.system.chain(), 49, &s.observations, &|_| {});
+    let share = out.paths.chunks(49 * 3).filter(|p| p[0] > 0.0).count() as f64 / 512.0;
+    let modes = find_modes(&out.paths, 49 * 3, 8, 0);
+    eprintln!(
+        "{op:?}: share x > 0 at t = 0: {share:.3}; mode weights {:?}",
+        modes.iter().map(|m| m.weight).collect::<Vec<_>>()
+    );
+    assert!((share - 0.5).abs() <= 0.1, "share {share}");
+    assert!(modes.len() >= 2);
+    let (a, b) = (&modes[0].mean, &modes[1].mean);
+    let mirrored: Vec<f64> = b.chunks(3).flat_map(|s| [-s[0], -s[1], s[2]]).collect();
+    let apart = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let mismatch = a.iter().zip(&mirrored).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    assert!(mismatch < 0.2 * apart, "modes {apart:.1} apart, mirror mismatch {mismatch:.1}");
+}
+
+#[test]
+fn observing_only_z_gives_a_mirrored_pair_of_modes() {
+    check_mirrored_modes(sdalab::observe::OperatorKind::Identity, 2, 0.86);
+}
+
+#[test]
+fn observing_abs_x_gives_a_mirrored_pair_of_modes() {
+    check_mirrored_modes(sdalab::observe::OperatorKind::Abs, 0, 0.4);
+}

@@ -11,6 +11,7 @@ use sdalab::baselines::{ParticleSmoother, Resampling};
 use sdalab::device::select_device;
 use sdalab::dynamics::System;
 use sdalab::export::write_npy_f32;
+use sdalab::metrics::find_modes;
 use sdalab::observe::TensorObservations;
 use sdalab::sampler::{Guidance, GuidedScore, SamplerPlan, sample};
 use sdalab::scenario::Scenario;
@@ -83,6 +84,9 @@ pub struct AssimilateArgs {
     pub guidance: GuidanceKind,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Cluster the ensemble into posterior modes and print them.
+    #[arg(long)]
+    pub modes: bool,
     /// Output .npy: float32 (samples, length, state…), physical units.
     #[arg(long)]
     pub out: PathBuf,
@@ -218,6 +222,9 @@ pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
     let mut values: Vec<f64> = x.flatten_all()?.to_dtype(DType::F64)?.to_vec1()?;
     ensure!(values.iter().all(|v| v.is_finite()), "sampling diverged: the ensemble holds non-finite values");
     chain.normalisation().to_physical(&mut values);
+    if args.modes {
+        print_modes(&values, scenario.length * dim, plan.seed);
+    }
     let values: Vec<f32> = values.into_iter().map(|v| v as f32).collect();
     let shape: Vec<usize> = [vec![plan.samples], trajectory_shape].concat();
     write_npy_f32(&args.out, &shape, &values)?;
@@ -263,9 +270,30 @@ fn run_particle(args: &AssimilateArgs, scenario: &Scenario, plan: &SamplerPlan) 
         "{} distinct ancestors of state 0 among the kept paths; log p(y) ≈ {:.3}",
         out.distinct_roots, out.log_evidence
     );
+    if args.modes {
+        print_modes(&out.paths, scenario.length * chain.state_dim(), plan.seed);
+    }
     let values: Vec<f32> = out.paths.iter().map(|v| *v as f32).collect();
     let shape: Vec<usize> = [vec![smoother.keep, scenario.length], chain.state_shape()].concat();
     write_npy_f32(&args.out, &shape, &values)?;
     eprintln!("wrote {} with shape {shape:?} in {:.2} s", args.out.display(), elapsed.as_secs_f64());
     Ok(())
+}
+
+/// Prints the ensemble's posterior modes: weight, size, and distances between mode means.
+fn print_modes(ensemble: &[f64], dim: usize, seed: u64) {
+    let modes = find_modes(ensemble, dim, 8, seed);
+    println!("{} posterior mode(s):", modes.len());
+    for (i, m) in modes.iter().enumerate() {
+        let distances: Vec<String> = modes
+            .iter()
+            .map(|o| format!("{:.1}", m.mean.iter().zip(&o.mean).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()))
+            .collect();
+        println!(
+            "  mode {i}: weight {:.3}, {} members, distance of its mean to each mode's: [{}]",
+            m.weight,
+            m.members.len(),
+            distances.join(", ")
+        );
+    }
 }
