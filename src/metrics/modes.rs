@@ -25,7 +25,7 @@ pub struct Mode {
 
 /// Clusters `ensemble` (flat `[members, dim]`) into at most `max_modes` modes, largest first.
 pub fn find_modes(ensemble: &[f64], dim: usize, max_modes: usize, seed: u64) -> Vec<Mode> {
-    let n = if dim == 0 { 0 } else { ensemble.len() / dim };
+    let n = ensemble.len().checked_div(dim).unwrap_or(0);
     if n == 0 {
         return Vec::new();
     }
@@ -50,7 +50,7 @@ pub fn find_modes(ensemble: &[f64], dim: usize, max_modes: usize, seed: u64) -> 
             })
         })
         .collect();
-    modes.sort_by(|a, b| b.members.len().cmp(&a.members.len()));
+    modes.sort_by_key(|m| std::cmp::Reverse(m.members.len()));
     modes
 }
 
