@@ -74,7 +74,7 @@ fn assimilate_method_particle_writes_the_kept_paths() {
 /// The particle posterior of a mirror-symmetric Lorenz-63 scenario: half of the paths on each
 /// lobe, found as two modes whose means mirror each other under (x, y, z) → (−x, −y, z).
 fn check_mirrored_modes(op: sdalab::observe::OperatorKind, index: usize, std: f64) {
-    use sdalab::dynamics::{MarkovChain, System};
+    use sdalab::dynamics::System;
     use sdalab::metrics::find_modes;
     use sdalab::scenario::{TwinSpec, twin_experiment};
     let spec =
