@@ -106,3 +106,52 @@ fn observing_only_z_gives_a_mirrored_pair_of_modes() {
 fn observing_abs_x_gives_a_mirrored_pair_of_modes() {
     check_mirrored_modes(sdalab::observe::OperatorKind::Abs, 0, 0.4);
 }
+
+#[test]
+fn metrics_scores_an_ensemble_against_its_scenario_and_a_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/lorenz63-lo.json");
+    let sdalab = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_sdalab")).args(args).output().unwrap();
+    let a = dir.path().join("a.npy");
+    let b = dir.path().join("b.npy");
+    for (out, seed) in [(&a, "1"), (&b, "2")] {
+        let o = sdalab(&[
+            "assimilate",
+            "--method",
+            "particle",
+            "--particles",
+            "2048",
+            "--samples",
+            "64",
+            "--seed",
+            seed,
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success());
+    }
+    let o = sdalab(&[
+        "metrics",
+        "--ensemble",
+        a.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--reference",
+        b.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for needle in ["64 members × 65 states", "transition log-density", "log-likelihood", "RMSE", "W1 to"] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+    // Two particle posteriors of a well-observed scenario track the truth closely.
+    let rmse: f64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("RMSE of the mean to the truth "))
+        .and_then(|r| r.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(rmse < 1.5, "rmse {rmse}");
+}

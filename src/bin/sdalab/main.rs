@@ -2,6 +2,7 @@
 
 mod assimilate;
 mod bench;
+mod metrics_cmd;
 mod output_path;
 mod progress;
 mod scenario_cmd;
@@ -36,6 +37,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Sample the posterior over the whole trajectory of a scenario and write it as .npy.
     Assimilate(assimilate::AssimilateArgs),
+    /// Score an ensemble file: plausibility, fit to observations, skill, distance to a reference.
+    Metrics(metrics_cmd::MetricsArgs),
     /// Measure network throughput next to a plain matrix multiply on this machine.
     Bench(bench::BenchArgs),
     /// Train a local score network by denoising score matching (resumable).
@@ -68,6 +71,7 @@ fn main() {
         Some(Command::Train(args)) => train::run(&args),
         Some(Command::Assimilate(args)) => assimilate::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Metrics(args)) => metrics_cmd::run(&args),
         None => Cli::command().print_help().map_err(anyhow::Error::from),
     };
     if let Err(err) = result {
