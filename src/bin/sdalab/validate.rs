@@ -25,7 +25,11 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| format!("{n} {k}"))
         .collect();
-    println!("  observations  {} ({})", scenario.observations.len(), counts.join(", "));
+    if counts.is_empty() {
+        println!("  observations  none (samples are draws from the prior)");
+    } else {
+        println!("  observations  {} ({})", scenario.observations.len(), counts.join(", "));
+    }
     if let Some(ll) = scenario.truth_log_likelihood() {
         println!("  truth         stored; log p(y | truth) = {ll:.3}");
     } else {
