@@ -219,3 +219,22 @@ fn assimilate_is_reproducible_and_writes_physical_units() {
     let first: f64 = x.data.chunks(33 * 2).map(|s| s[0] as f64).sum::<f64>() / 32.0;
     assert!((first - 2.0).abs() < 1.0, "state 0 mean {first}");
 }
+
+#[test]
+fn bundled_checkpoints_load_and_describe_themselves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&root).into_iter().flatten() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let checkpoint = load_checkpoint(&dir, &Device::Cpu).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let system = sdalab::dynamics::System::named(&checkpoint.config.system).expect("a named system");
+        assert_eq!(checkpoint.config.state_shape, system.chain().state_shape());
+        assert!(checkpoint.config.training.is_some(), "{}: no training record", dir.display());
+        assert!(dir.join("README.md").is_file(), "{}: no README", dir.display());
+        count += 1;
+    }
+    assert!(count >= 1, "no bundled checkpoints in {}", root.display());
+}
