@@ -443,25 +443,54 @@ impl CustomOp1 for ResidualBlockOp {
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let (rows, width) = arg.dims2()?;
-        let x = arg.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let g = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let pre_activation = self.stash.lock().ok().and_then(|mut s| s.take());
+        let op = ResidualBlockGrad { weights: self.weights.clone(), pre_activation };
+        Ok(Some(arg.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &op)?))
+    }
+}
+
+/// The input gradient of [`ResidualBlockOp`] for inputs `(x, g)`, reading both in place.
+struct ResidualBlockGrad {
+    weights: std::sync::Arc<BlockWeights>,
+    pre_activation: Option<Vec<f32>>,
+}
+
+impl CustomOp2 for ResidualBlockGrad {
+    fn name(&self) -> &'static str {
+        "const-residual-block-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(x), CpuStorage::F32(g)) = (s1, s2) else { bail!("the fused residual block is f32 only") };
+        let (x, g) = (contiguous(x, l1)?, contiguous(g, l2)?);
+        let (rows, width) = l1.shape().dims2()?;
         let w = &self.weights;
-        let a = match self.stash.lock().ok().and_then(|mut s| s.take()) {
+        let recomputed;
+        let a = match &self.pre_activation {
             Some(a) => a,
-            None => self.pre_activation(&x, rows),
+            None => {
+                let op = ResidualBlockOp { weights: w.clone(), stash: std::sync::Mutex::new(None) };
+                recomputed = op.pre_activation(x, rows);
+                &recomputed
+            }
         };
         // ∂/∂h = g·W₂, ∂/∂a = SiLU'(a)·∂/∂h, ∂/∂LN(x) = ∂/∂a·W₁, ∂/∂x = g + LN'(x)ᵀ·∂/∂LN(x).
         let mut g_h = vec![0.0f32; rows * width];
-        gemm_rows(&mut g_h, false, &g, &w.contract, false, rows, width, width);
-        let g_a = par2(&a, &g_h, width, silu_grad_f32);
+        gemm_rows(&mut g_h, false, g, &w.contract, false, rows, width, width);
+        let g_a = par2(a, &g_h, width, silu_grad_f32);
         let mut g_n = g_h;
         gemm_rows(&mut g_n, false, &g_a, &w.expand, false, rows, width, width);
-        let mut g_x = par2(&x, &g_n, width, |x, g, o| norm_grad_f32(x, g, o, width));
+        let mut g_x = par2(x, &g_n, width, |x, g, o| norm_grad_f32(x, g, o, width));
         g_x.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .for_each(|(o, g)| o.iter_mut().zip(g).for_each(|(o, g)| *o += g));
-        Ok(Some(Tensor::from_vec(g_x, (rows, width), arg.device())?))
+        Ok((CpuStorage::F32(g_x), l1.shape().clone()))
     }
 }
 
