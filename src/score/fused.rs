@@ -406,10 +406,10 @@ struct ResidualBlockOp {
     stash: std::sync::Mutex<Option<Vec<f32>>>,
 }
 
-impl ResidualBlockOp {
-    /// The pre-activation for input rows `x`.
+impl BlockWeights {
+    /// The pre-activation `W₁·LN(x) + b₁` for input rows `x`.
     fn pre_activation(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let w = &self.weights;
+        let w = self;
         let normed = par1(x, w.width, |x, o| norm_f32(x, o, w.width));
         let mut a = repeat_rows(Some(&w.expand_bias), rows, w.width);
         gemm_rows(&mut a, true, &normed, &w.expand, true, rows, w.width, w.width);
@@ -430,7 +430,7 @@ impl CustomOp1 for ResidualBlockOp {
         if width != w.width {
             bail!("residual block of width {} applied to rows of {width}", w.width);
         }
-        let a = self.pre_activation(x, rows);
+        let a = w.pre_activation(x, rows);
         let h = par1(&a, width, silu_f32);
         // y = x + b₂, then y += h·W₂ᵀ.
         let mut y = x.to_vec();
@@ -475,8 +475,7 @@ impl CustomOp2 for ResidualBlockGrad {
         let a = match &self.pre_activation {
             Some(a) => a,
             None => {
-                let op = ResidualBlockOp { weights: w.clone(), stash: std::sync::Mutex::new(None) };
-                recomputed = op.pre_activation(x, rows);
+                recomputed = w.pre_activation(x, rows);
                 &recomputed
             }
         };
