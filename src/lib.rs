@@ -7,6 +7,7 @@
 pub mod baselines;
 pub mod device;
 pub mod dynamics;
+pub mod evaluation;
 pub mod export;
 pub mod metrics;
 pub mod observe;

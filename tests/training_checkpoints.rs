@@ -187,7 +187,7 @@ fn assimilate_rejects_bad_input_in_one_line_and_writes_nothing() {
     let bad = scenario("bad.json", r#"{"system": "lorenz63", "length": 10, "observations": [{"t": 0}]}"#);
     let lin = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/linear-rotation.json");
     let cases = [
-        (format!("--scenario {} --checkpoint {}", short.display(), ckpt.display()), "shorter than"),
+        (format!("--scenario {} --checkpoint {}", short.display(), ckpt.display()), "needs a trajectory of at least"),
         (format!("--scenario {} --checkpoint {}", l96.display(), ckpt.display()), "lorenz63"),
         (format!("--scenario {} --checkpoint {}", bad.display(), ckpt.display()), "observations[0]"),
         (format!("--scenario {} --checkpoint {}/nothing", short.display(), dir.path().display()), "nothing"),

@@ -10,6 +10,8 @@ pub enum SamplerError {
     Score(#[from] ScoreError),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    #[error("sampling diverged: the ensemble holds non-finite values")]
+    Diverged,
     #[error("cancelled")]
     Cancelled,
     #[error("{0}")]

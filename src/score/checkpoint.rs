@@ -6,6 +6,7 @@ use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::{ModelConfig, ScoreError, ScoreNetwork};
+use crate::dynamics::MarkovChain;
 
 /// A loaded checkpoint: its configuration and its network with constant (detached) weights.
 #[derive(Debug, Clone)]
@@ -31,6 +32,41 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<Checkpoint, ScoreE
     let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
     let network = ScoreNetwork::new(&config, vb).map_err(|e| err(e.to_string()))?;
     Ok(Checkpoint { dir: dir.to_path_buf(), config, network })
+}
+
+/// Loads a checkpoint and checks that it models `chain`: same system, state shape and
+/// normalisation, and a window no longer than `length` states.
+pub fn load_checkpoint_for(
+    dir: &Path,
+    chain: &dyn MarkovChain,
+    length: usize,
+    device: &Device,
+) -> Result<Checkpoint, ScoreError> {
+    let checkpoint = load_checkpoint(dir, device)?;
+    let config = &checkpoint.config;
+    let err = |message: String| ScoreError::Checkpoint { path: dir.to_path_buf(), message };
+    if config.system != chain.name() {
+        return Err(ScoreError::WrongSystem {
+            path: dir.to_path_buf(),
+            expected: chain.name().into(),
+            found: config.system.clone(),
+        });
+    }
+    if config.state_shape != chain.state_shape() {
+        return Err(err(format!(
+            "checkpoint states have shape {:?}, the system's {:?}",
+            config.state_shape,
+            chain.state_shape()
+        )));
+    }
+    let normalisation = chain.normalisation();
+    if config.center != normalisation.center() || config.scale != normalisation.scale() {
+        return Err(err("checkpoint normalisation differs from the system's".into()));
+    }
+    if length < config.window {
+        return Err(ScoreError::TooShort { window: config.window, length });
+    }
+    Ok(checkpoint)
 }
 
 /// Writes the trainable weights of `varmap` to `path` (safetensors), atomically.

@@ -1,10 +1,10 @@
 //! `sdalab assimilate`: the posterior ensemble of a scenario, written as `.npy`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use candle_core::DType;
 use clap::{Args, ValueEnum};
 use sdalab::baselines::{ParticleSmoother, Resampling};
@@ -12,12 +12,11 @@ use sdalab::device::select_device;
 use sdalab::dynamics::System;
 use sdalab::export::write_npy_f32;
 use sdalab::metrics::find_modes;
-use sdalab::observe::TensorObservations;
-use sdalab::sampler::{Guidance, GuidedScore, SamplerPlan, sample};
+use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
 use sdalab::scenario::Scenario;
-use sdalab::score::{ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint};
+use sdalab::score::{ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint_for};
 
-use crate::{output_path, progress};
+use crate::{checkpoints, output_path, progress};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GuidanceKind {
@@ -92,21 +91,6 @@ pub struct AssimilateArgs {
     pub out: PathBuf,
 }
 
-/// The checkpoint the app and `assimilate` use for a system when none is named.
-fn default_checkpoint(system: &str) -> Option<PathBuf> {
-    let name = match system {
-        "lorenz63" => "lorenz63-k2",
-        "lorenz96" => "lorenz96-k2",
-        _ => return None,
-    };
-    let local = Path::new("checkpoints").join(name);
-    if local.is_dir() {
-        Some(local)
-    } else {
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints").join(name))
-    }
-}
-
 pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
     output_path::check(&args.out)?;
     let scenario = Scenario::load(&args.scenario).with_context(|| args.scenario.display().to_string())?;
@@ -156,47 +140,17 @@ pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
             ensure!(args.window == "full", "--window is only for the linear system; a checkpoint fixes its own window");
             let dir = match &args.checkpoint {
                 Some(dir) => dir.clone(),
-                None => default_checkpoint(other.name())
+                None => checkpoints::default_for(other.name())
                     .with_context(|| format!("no default checkpoint for `{}`: pass --checkpoint", other.name()))?,
             };
-            let checkpoint = load_checkpoint(&dir, &device)?;
+            let checkpoint = load_checkpoint_for(&dir, chain, scenario.length, &device)?;
             let config = &checkpoint.config;
-            if config.system != other.name() {
-                bail!("{}: checkpoint is for `{}`, the scenario is `{}`", dir.display(), config.system, other.name());
-            }
-            ensure!(
-                config.state_shape == chain.state_shape(),
-                "{}: checkpoint states have shape {:?}, the system's {:?}",
-                dir.display(),
-                config.state_shape,
-                chain.state_shape()
-            );
-            ensure!(
-                config.center == chain.normalisation().center() && config.scale == chain.normalisation().scale(),
-                "{}: checkpoint normalisation differs from the system's",
-                dir.display()
-            );
-            ensure!(
-                scenario.length >= config.window,
-                "scenario length {} is shorter than the checkpoint's window of {} states",
-                scenario.length,
-                config.window
-            );
             let name = format!("{} (window {})", dir.display(), config.window);
             (Box::new(ComposedNetworkScore::new(checkpoint.network, config.window)?), name)
         }
     };
 
     let dim = chain.state_dim();
-    let observations = TensorObservations::new(
-        &scenario.observations,
-        scenario.length,
-        dim,
-        chain.normalisation(),
-        DType::F32,
-        &device,
-    )?;
-    let guided = GuidedScore::new(score.as_ref(), guidance, &observations);
     eprintln!("device: {device_name}");
     eprintln!("prior: {model_name}");
     eprintln!(
@@ -213,15 +167,20 @@ pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let bar = progress::bar(plan.steps as u64, "steps");
-    let trajectory_shape: Vec<usize> = [vec![scenario.length], chain.state_shape()].concat();
-    let x = sample(&guided, &trajectory_shape, &plan, DType::F32, &device, &AtomicBool::new(false), &mut |s| {
-        bar.set_position(s.step as u64)
-    })?;
+    let values = posterior_ensemble(
+        chain,
+        scenario.length,
+        &scenario.observations,
+        score.as_ref(),
+        guidance,
+        &plan,
+        &device,
+        &AtomicBool::new(false),
+        &mut |s| bar.set_position(s.step as u64),
+    )?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
-    let mut values: Vec<f64> = x.flatten_all()?.to_dtype(DType::F64)?.to_vec1()?;
-    ensure!(values.iter().all(|v| v.is_finite()), "sampling diverged: the ensemble holds non-finite values");
-    chain.normalisation().to_physical(&mut values);
+    let trajectory_shape: Vec<usize> = [vec![scenario.length], chain.state_shape()].concat();
     if args.modes {
         print_modes(&values, scenario.length * dim, plan.seed);
     }

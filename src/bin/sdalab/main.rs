@@ -2,6 +2,8 @@
 
 mod assimilate;
 mod bench;
+mod checkpoints;
+mod eval;
 mod metrics_cmd;
 mod output_path;
 mod progress;
@@ -39,6 +41,8 @@ enum Command {
     Assimilate(assimilate::AssimilateArgs),
     /// Score an ensemble file: plausibility, fit to observations, skill, distance to a reference.
     Metrics(metrics_cmd::MetricsArgs),
+    /// Run the paper's evaluation protocol: SDA over a grid of k and C against particle smoothers.
+    Eval(eval::EvalArgs),
     /// Measure network throughput next to a plain matrix multiply on this machine.
     Bench(bench::BenchArgs),
     /// Train a local score network by denoising score matching (resumable).
@@ -72,6 +76,7 @@ fn main() {
         Some(Command::Assimilate(args)) => assimilate::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Metrics(args)) => metrics_cmd::run(&args),
+        Some(Command::Eval(args)) => eval::run(&args),
         None => Cli::command().print_help().map_err(anyhow::Error::from),
     };
     if let Err(err) = result {
