@@ -6,7 +6,7 @@ use std::process::Command;
 
 use sdalab::evaluation::{EvalRow, Regime, RowMethod, read_rows};
 
-const HEADER: &str = "case,obs,method,k,corrections,steps,tau,gamma,samples,particles,seed,\
+const HEADER: &str = "case,obs,method,model,k,corrections,steps,tau,gamma,samples,particles,seed,\
 w1,floor,w1_over_floor,log_prior,log_likelihood,rmse,spread,seconds";
 
 fn eval(out: &std::path::Path) -> std::process::Output {
@@ -43,6 +43,7 @@ fn small_eval_grid_writes_its_rows_and_corrections_help() {
     assert!(floor.w1 > 0.0 && floor.w1 < w1_c4, "the floor is the best any ensemble of 64 can do");
     assert!(w1_c4 < w1_c0, "k = 4: C = 4 must beat C = 0 on W1 ({w1_c4:.2} vs {w1_c0:.2})");
     assert!(rows.iter().all(|r| r.floor == floor.w1));
+    assert!(rows.iter().filter(|r| r.method != RowMethod::Particle).all(|r| r.model.starts_with("lorenz63-k4@")));
     let report = std::fs::read_to_string(out.join("eval.md")).unwrap();
     assert!(report.contains("| k=4 |") && report.contains("floor"), "{report}");
     assert_eq!(&std::fs::read(out.join("eval.png")).unwrap()[1..4], b"PNG");

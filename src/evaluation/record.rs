@@ -23,6 +23,9 @@ pub struct EvalRow {
     pub case: usize,
     pub regime: Regime,
     pub method: RowMethod,
+    /// The score network: checkpoint name and weights fingerprint (`lorenz63-k4@0123456789ab`);
+    /// empty for particle rows.
+    pub model: String,
     /// Ensemble size the metrics were computed at.
     pub samples: usize,
     /// Particles of each reference run.
@@ -50,13 +53,14 @@ impl EvalRow {
         self.case == other.case
             && self.regime == other.regime
             && self.method == other.method
+            && self.model == other.model
             && self.samples == other.samples
             && self.particles == other.particles
             && self.seed == other.seed
     }
 }
 
-pub const HEADER: &str = "case,obs,method,k,corrections,steps,tau,gamma,samples,particles,seed,\
+pub const HEADER: &str = "case,obs,method,model,k,corrections,steps,tau,gamma,samples,particles,seed,\
 w1,floor,w1_over_floor,log_prior,log_likelihood,rmse,spread,seconds";
 
 fn to_line(r: &EvalRow) -> String {
@@ -67,9 +71,10 @@ fn to_line(r: &EvalRow) -> String {
         RowMethod::Particle => ("particle", String::new(), String::new(), String::new(), String::new(), String::new()),
     };
     format!(
-        "{},{},{method},{k},{c},{steps},{tau},{gamma},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{method},{},{k},{c},{steps},{tau},{gamma},{},{},{},{},{},{},{},{},{},{},{}",
         r.case,
         r.regime.name(),
+        r.model,
         r.samples,
         r.particles,
         r.seed,
@@ -122,7 +127,7 @@ fn parse_line(line: &str) -> Result<EvalRow, String> {
     let real = |i: usize| fields[i].parse::<f64>().map_err(|_| format!("{}: not a number: `{}`", names[i], fields[i]));
     let regime = Regime::parse(fields[1]).ok_or_else(|| format!("obs: expected `lo` or `hi`, got `{}`", fields[1]))?;
     let method = match fields[2] {
-        "sda" => RowMethod::Sda { k: int(3)?, corrections: int(4)?, steps: int(5)?, tau: real(6)?, gamma: real(7)? },
+        "sda" => RowMethod::Sda { k: int(4)?, corrections: int(5)?, steps: int(6)?, tau: real(7)?, gamma: real(8)? },
         "particle" => RowMethod::Particle,
         other => return Err(format!("method: expected `sda` or `particle`, got `{other}`")),
     };
@@ -130,16 +135,17 @@ fn parse_line(line: &str) -> Result<EvalRow, String> {
         case: int(0)?,
         regime,
         method,
-        samples: int(8)?,
-        particles: int(9)?,
-        seed: fields[10].parse().map_err(|_| format!("seed: not a seed: `{}`", fields[10]))?,
-        w1: real(11)?,
-        floor: real(12)?,
-        log_prior: real(14)?,
-        log_likelihood: real(15)?,
-        rmse: real(16)?,
-        spread: real(17)?,
-        seconds: real(18)?,
+        model: fields[3].to_string(),
+        samples: int(9)?,
+        particles: int(10)?,
+        seed: fields[11].parse().map_err(|_| format!("seed: not a seed: `{}`", fields[11]))?,
+        w1: real(12)?,
+        floor: real(13)?,
+        log_prior: real(15)?,
+        log_likelihood: real(16)?,
+        rmse: real(17)?,
+        spread: real(18)?,
+        seconds: real(19)?,
     })
 }
 
@@ -152,6 +158,7 @@ mod tests {
             case: 2,
             regime: Regime::Hi,
             method,
+            model: if method == RowMethod::Particle { String::new() } else { "lorenz63-k4@0123456789ab".into() },
             samples: 256,
             particles: 16384,
             seed: 1000,

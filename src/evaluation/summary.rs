@@ -177,6 +177,7 @@ mod tests {
             case,
             regime: Regime::Lo,
             method,
+            model: String::new(),
             samples: 8,
             particles: 64,
             seed: 0,

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
+use sha2::{Digest, Sha256};
 
 use super::{ModelConfig, ScoreError, ScoreNetwork};
 use crate::dynamics::MarkovChain;
@@ -14,6 +15,8 @@ pub struct Checkpoint {
     pub dir: PathBuf,
     pub config: ModelConfig,
     pub network: ScoreNetwork,
+    /// The first 12 hex digits of the SHA-256 of `model.safetensors`: which weights these are.
+    pub fingerprint: String,
 }
 
 /// Loads `dir/config.json` and `dir/model.safetensors` onto `device`. Missing or truncated files,
@@ -28,10 +31,13 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<Checkpoint, ScoreE
     if !weights.is_file() {
         return Err(err("missing".into()));
     }
-    let tensors = candle_core::safetensors::load(&weights, device).map_err(|e| err(format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(&weights).map_err(|e| err(format!("cannot read: {e}")))?;
+    let fingerprint: String = Sha256::digest(&bytes).iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let tensors =
+        candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| err(format!("cannot read: {e}")))?;
     let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
     let network = ScoreNetwork::new(&config, vb).map_err(|e| err(e.to_string()))?;
-    Ok(Checkpoint { dir: dir.to_path_buf(), config, network })
+    Ok(Checkpoint { dir: dir.to_path_buf(), config, network, fingerprint })
 }
 
 /// Loads a checkpoint and checks that it models `chain`: same system, state shape and

@@ -116,17 +116,19 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             checkpoint.config.window,
             2 * k + 1
         );
-        scores.push((k, ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window)?));
+        let model = format!("lorenz63-k{k}@{}", checkpoint.fingerprint);
+        scores.push((k, model, ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window)?));
     }
 
     let csv = args.out.join("eval.csv");
     let mut rows = read_rows(&csv)?;
     let cases: Vec<usize> = (args.first_case..args.first_case + args.cases).collect();
     let sda_method = |k, c| RowMethod::Sda { k, corrections: c, steps: args.steps, tau: args.tau, gamma: args.gamma };
-    let row_key = |case: usize, regime: Regime, method: RowMethod| EvalRow {
+    let row_key = |case: usize, regime: Regime, method: RowMethod, model: &str| EvalRow {
         case,
         regime,
         method,
+        model: model.to_string(),
         samples: args.samples,
         particles: args.particles,
         seed: args.seed.wrapping_add(case as u64),
@@ -142,8 +144,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let pending: u64 = cases
         .iter()
         .flat_map(|&case| regimes.iter().map(move |&r| (case, r)))
-        .flat_map(|(case, r)| args.k.iter().flat_map(move |&k| args.corrections.iter().map(move |&c| (case, r, k, c))))
-        .filter(|&(case, r, k, c)| !done(&rows, &row_key(case, r, sda_method(k, c))))
+        .flat_map(|(case, r)| scores.iter().flat_map(move |s| args.corrections.iter().map(move |&c| (case, r, s, c))))
+        .filter(|&(case, r, s, c)| !done(&rows, &row_key(case, r, sda_method(s.0, c), &s.1)))
         .map(|(_, _, _, c)| (args.steps * (1 + c)) as u64)
         .sum();
     eprintln!(
@@ -167,7 +169,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             let n = args.samples * dim;
             let reference = reference_runs(args, &scenario, case, regime, &bar)?;
             let floor = wasserstein1(&reference[0][..n], &reference[1][..n], dim).context("floor: W1 failed")?;
-            let score_row = |method: RowMethod, ensemble: &[f64], seconds: f64| -> anyhow::Result<EvalRow> {
+            let score_row = |method: RowMethod,
+                             model: &str,
+                             ensemble: &[f64],
+                             seconds: f64|
+             -> anyhow::Result<EvalRow> {
                 let s = skill(ensemble, &truth).context("skill needs two members or more")?;
                 Ok(EvalRow {
                     w1: wasserstein1(ensemble, &reference[1][..n], dim).context("W1 failed")?,
@@ -178,19 +184,19 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                     rmse: s.rmse,
                     spread: s.spread,
                     seconds,
-                    ..row_key(case, regime, method)
+                    ..row_key(case, regime, method, model)
                 })
             };
-            if !done(&rows, &row_key(case, regime, RowMethod::Particle)) {
-                let row = score_row(RowMethod::Particle, &reference[0][..n], f64::NAN)?;
+            if !done(&rows, &row_key(case, regime, RowMethod::Particle, "")) {
+                let row = score_row(RowMethod::Particle, "", &reference[0][..n], f64::NAN)?;
                 say(&bar, format!("case {case} {}: particle floor W1 {:.2}", regime.name(), row.w1));
                 rows.push(row);
                 write_rows(&csv, &rows)?;
             }
-            for (k, score) in &scores {
+            for (k, model, score) in &scores {
                 for &c in &args.corrections {
                     let method = sda_method(*k, c);
-                    if done(&rows, &row_key(case, regime, method)) {
+                    if done(&rows, &row_key(case, regime, method, model)) {
                         continue;
                     }
                     bar.set_message(format!("case {case} {} k={k} C={c}", regime.name()));
@@ -214,7 +220,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                         &mut |_| bar.inc(1 + c as u64),
                     )
                     .with_context(|| format!("case {case} {} k={k} C={c}", regime.name()))?;
-                    let row = score_row(method, &ensemble, t0.elapsed().as_secs_f64())?;
+                    let row = score_row(method, model, &ensemble, t0.elapsed().as_secs_f64())?;
                     say(
                         &bar,
                         format!(
@@ -234,6 +240,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         }
     }
     bar.finish_and_clear();
+    // Report only rows of the checkpoints evaluated now (a file may hold rows of older weights).
+    let rows: Vec<EvalRow> =
+        rows.into_iter().filter(|r| r.model.is_empty() || scores.iter().any(|s| s.1 == r.model)).collect();
     let report = markdown_report(&rows);
     let md = args.out.join("eval.md");
     std::fs::write(&md, &report).with_context(|| format!("cannot write {}", md.display()))?;
