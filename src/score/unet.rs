@@ -34,17 +34,20 @@ impl Default for UnetConfig {
     }
 }
 
-/// A 1-D convolution computed as a 2-D one of height 1. candle 0.11.1's `conv1d` returns wrong
-/// gradients with respect to its input (off by O(1) against finite differences; `conv2d`'s are
-/// right), and guidance needs exactly those gradients. Weights keep candle-nn's `Conv1d` layout
-/// and names (`weight` `[out, in, k]`, `bias` `[out]`).
+/// A 1-D convolution as one matrix product: the `k` shifted views of the (already padded) input
+/// are laid side by side into rows of `C·k` values, one row per batch element and position, and
+/// multiplied by the weights reshaped to `[C·k, out]`. candle 0.11.1's `conv1d` returns wrong
+/// gradients with respect to its input (off by O(1) against finite differences), and a height-1
+/// `conv2d` runs at about 5% of the matrix-multiply rate on CPU (`sdalab bench`); this form uses
+/// only differentiable `narrow`/`stack`/`matmul` and one large GEMM. Weights keep candle-nn's
+/// `Conv1d` layout and names (`weight` `[out, in, k]`, `bias` `[out]`).
 #[derive(Debug, Clone)]
-struct Conv1dViaConv2d {
+struct Conv1dGemm {
     weight: Tensor,
     bias: Tensor,
 }
 
-impl Conv1dViaConv2d {
+impl Conv1dGemm {
     fn new(cin: usize, cout: usize, kernel: usize, vb: VarBuilder) -> candle_core::Result<Self> {
         let weight = vb.get_with_hints((cout, cin, kernel), "weight", candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
         let bound = 1.0 / ((cin * kernel) as f64).sqrt();
@@ -52,17 +55,24 @@ impl Conv1dViaConv2d {
         Ok(Self { weight, bias })
     }
 
+    /// `x` `[B, in, L + k − 1]` (padded) → `[B, out, L]`.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (cout, cin, k) = self.weight.dims3()?;
-        let y = x.unsqueeze(2)?.conv2d(&self.weight.reshape((cout, cin, 1, k))?, 0, 1, 1, 1)?.squeeze(2)?;
-        y.broadcast_add(&self.bias.reshape((1, cout, 1))?)
+        let (b, _, padded) = x.dims3()?;
+        let l = padded + 1 - k;
+        // [B, in, k, L]: the k shifted views, each copied in runs of L contiguous values; as
+        // [B, in·k, L] its row index is i·k + j, like the weights' columns.
+        let views: Vec<Tensor> = (0..k).map(|j| x.narrow(2, j, l)).collect::<candle_core::Result<_>>()?;
+        let columns = Tensor::stack(&views, 2)?.reshape((b, cin * k, l))?;
+        let weight = self.weight.reshape((1, cout, cin * k))?.broadcast_as((b, cout, cin * k))?;
+        weight.matmul(&columns)?.broadcast_add(&self.bias.reshape((1, cout, 1))?)
     }
 }
 
 /// A convolution with circular padding over 1 or 2 spatial dimensions.
 #[derive(Debug, Clone)]
 enum CircularConv {
-    D1(Conv1dViaConv2d, usize),
+    D1(Conv1dGemm, usize),
     D2(Conv2d, usize),
 }
 
@@ -70,7 +80,7 @@ impl CircularConv {
     fn new(rank: usize, cin: usize, cout: usize, kernel: usize, vb: VarBuilder) -> candle_core::Result<Self> {
         let pad = kernel / 2;
         Ok(match rank {
-            1 => Self::D1(Conv1dViaConv2d::new(cin, cout, kernel, vb)?, pad),
+            1 => Self::D1(Conv1dGemm::new(cin, cout, kernel, vb)?, pad),
             _ => Self::D2(candle_nn::conv2d(cin, cout, kernel, Conv2dConfig::default(), vb)?, pad),
         })
     }
