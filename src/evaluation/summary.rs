@@ -40,10 +40,7 @@ impl Summary {
         let pick = |f: fn(&EvalRow) -> f64| median(rows.iter().map(|r| f(r)).collect());
         Some(Summary {
             regime: first.regime,
-            sda: match first.method {
-                RowMethod::Sda { k, corrections, .. } => Some((k, corrections)),
-                RowMethod::Particle => None,
-            },
+            sda: sda_k_c(first),
             samples: first.samples,
             cases: rows.len(),
             w1: pick(|r| r.w1),

@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use sdalab::baselines::{ParticleSmoother, Resampling};
 use sdalab::device::select_device;
+use sdalab::dynamics::{Lorenz63, System};
 use sdalab::evaluation::{
     EvalRow, LENGTH, Regime, RowMethod, lorenz63_case, markdown_report, particle_seed, plot_summary_png, read_rows,
     write_rows,
@@ -102,8 +103,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
 
     // Load every checkpoint before any long work, so a missing one fails at once.
     let (device, device_name) = select_device();
-    let first = lorenz63_case(args.first_case, Regime::Lo, args.seed)?;
-    let chain = first.system.chain();
+    let system = System::Lorenz63(Lorenz63::new());
+    let chain = system.chain();
     let folder = args.checkpoints.clone().unwrap_or_else(checkpoints::bundled_dir);
     let mut scores = Vec::new();
     for &k in &args.k {
