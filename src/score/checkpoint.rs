@@ -19,6 +19,15 @@ pub struct Checkpoint {
     pub fingerprint: String,
 }
 
+/// The bundled checkpoint folder a system uses when none is named (under `checkpoints/`).
+pub fn default_checkpoint_name(system: &str) -> Option<&'static str> {
+    match system {
+        "lorenz63" => Some("lorenz63-k4"),
+        "lorenz96" => Some("lorenz96-k2"),
+        _ => None,
+    }
+}
+
 /// Loads `dir/config.json` and `dir/model.safetensors` onto `device`. Missing or truncated files,
 /// missing tensors and wrong shapes are errors naming the file and the tensor.
 pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<Checkpoint, ScoreError> {
@@ -40,8 +49,7 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<Checkpoint, ScoreE
     Ok(Checkpoint { dir: dir.to_path_buf(), config, network, fingerprint })
 }
 
-/// Loads a checkpoint and checks that it models `chain`: same system, state shape and
-/// normalisation, and a window no longer than `length` states.
+/// Loads a checkpoint and checks that it models `chain` ([`Checkpoint::check_for`]).
 pub fn load_checkpoint_for(
     dir: &Path,
     chain: &dyn MarkovChain,
@@ -49,30 +57,39 @@ pub fn load_checkpoint_for(
     device: &Device,
 ) -> Result<Checkpoint, ScoreError> {
     let checkpoint = load_checkpoint(dir, device)?;
-    let config = &checkpoint.config;
-    let err = |message: String| ScoreError::Checkpoint { path: dir.to_path_buf(), message };
-    if config.system != chain.name() {
-        return Err(ScoreError::WrongSystem {
-            path: dir.to_path_buf(),
-            expected: chain.name().into(),
-            found: config.system.clone(),
-        });
-    }
-    if config.state_shape != chain.state_shape() {
-        return Err(err(format!(
-            "checkpoint states have shape {:?}, the system's {:?}",
-            config.state_shape,
-            chain.state_shape()
-        )));
-    }
-    let normalisation = chain.normalisation();
-    if config.center != normalisation.center() || config.scale != normalisation.scale() {
-        return Err(err("checkpoint normalisation differs from the system's".into()));
-    }
-    if length < config.window {
-        return Err(ScoreError::TooShort { window: config.window, length });
-    }
+    checkpoint.check_for(chain, length)?;
     Ok(checkpoint)
+}
+
+impl Checkpoint {
+    /// Checks that the checkpoint models `chain`: same system, state shape and normalisation,
+    /// and a window no longer than `length` states.
+    pub fn check_for(&self, chain: &dyn MarkovChain, length: usize) -> Result<(), ScoreError> {
+        let config = &self.config;
+        let err = |message: String| ScoreError::Checkpoint { path: self.dir.clone(), message };
+        if config.system != chain.name() {
+            return Err(ScoreError::WrongSystem {
+                path: self.dir.clone(),
+                expected: chain.name().into(),
+                found: config.system.clone(),
+            });
+        }
+        if config.state_shape != chain.state_shape() {
+            return Err(err(format!(
+                "checkpoint states have shape {:?}, the system's {:?}",
+                config.state_shape,
+                chain.state_shape()
+            )));
+        }
+        let normalisation = chain.normalisation();
+        if config.center != normalisation.center() || config.scale != normalisation.scale() {
+            return Err(err("checkpoint normalisation differs from the system's".into()));
+        }
+        if length < config.window {
+            return Err(ScoreError::TooShort { window: config.window, length });
+        }
+        Ok(())
+    }
 }
 
 /// Writes the trainable weights of `varmap` to `path` (safetensors), atomically.

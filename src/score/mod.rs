@@ -23,7 +23,7 @@ mod unet;
 mod window;
 
 pub use adamw::AdamW;
-pub use checkpoint::{Checkpoint, load_checkpoint, load_checkpoint_for, save_weights};
+pub use checkpoint::{Checkpoint, default_checkpoint_name, load_checkpoint, load_checkpoint_for, save_weights};
 pub use config::{Architecture, ModelConfig, TrainingRecord};
 pub use error::ScoreError;
 pub use exact_gaussian::ExactGaussianScore;

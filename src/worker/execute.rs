@@ -1,0 +1,240 @@
+//! Running one job on the worker thread: building the prior, sampling, and reporting frames.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+
+use super::handle::Outbox;
+use super::{Event, Finished, Frame, Job, JobId, PriorSpec, Reference, Timing};
+use crate::device::select_device;
+use crate::dynamics::{MarkovChain, System};
+use crate::metrics::find_modes;
+use crate::observe::Observation;
+use crate::sampler::{SamplerError, StepSnapshot, posterior_ensemble};
+use crate::scenario::Scenario;
+use crate::score::{Checkpoint, ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint};
+
+/// Why a job ended without a result.
+pub(super) enum JobError {
+    Cancelled,
+    Failed(String),
+}
+
+impl<E: std::fmt::Display> From<E> for JobError {
+    fn from(e: E) -> Self {
+        Self::Failed(e.to_string())
+    }
+}
+
+/// The worker's device and the checkpoints it has loaded.
+pub(super) struct Executor {
+    device: Device,
+    device_name: String,
+    checkpoints: HashMap<PathBuf, Checkpoint>,
+}
+
+impl Executor {
+    pub(super) fn new() -> Self {
+        let (device, device_name) = select_device();
+        Self { device, device_name, checkpoints: HashMap::new() }
+    }
+
+    pub(super) fn run(
+        &mut self,
+        id: JobId,
+        job: &Job,
+        cancel: &AtomicBool,
+        outbox: &Outbox,
+    ) -> Result<Finished, JobError> {
+        let started = Instant::now();
+        let scenario = Scenario {
+            system: job.system.clone(),
+            length: job.length,
+            observations: job.observations.clone(),
+            truth: job.truth.clone(),
+            sampler: None,
+        };
+        scenario.validate()?;
+        if job.plan.samples == 0 || job.plan.steps == 0 {
+            return Err(JobError::Failed("the ensemble size and the number of steps must be at least 1".into()));
+        }
+        let chain = job.system.chain();
+        let score = self.prior(job)?;
+        outbox.event(Event::Started { job: id, device: self.device_name.clone(), evaluations: job.plan.evaluations() });
+        if let Some(reference) = linear_reference(id, job) {
+            outbox.event(Event::Reference(Box::new(reference)));
+        }
+
+        let dim = chain.state_dim();
+        let per_member = job.trajectory_len();
+        let shown = job.frame_members.clamp(1, job.plan.samples);
+        let mut history: Vec<Frame> = Vec::with_capacity(job.plan.steps);
+        let mut frame_error: Option<String> = None;
+        let mut first_frame = None;
+        let mut on_step = |snapshot: StepSnapshot| {
+            if frame_error.is_some() {
+                return;
+            }
+            match frame(id, job, &snapshot, shown, started, chain) {
+                Ok(frame) => {
+                    first_frame.get_or_insert(started.elapsed().as_secs_f64());
+                    history.push(frame.clone());
+                    outbox.frame(frame);
+                    outbox.pacer.wait_turn(cancel);
+                }
+                Err(e) => frame_error = Some(e.to_string()),
+            }
+        };
+        let values = posterior_ensemble(
+            chain,
+            job.length,
+            &job.observations,
+            score.as_ref(),
+            job.guidance,
+            &job.plan,
+            &self.device,
+            cancel,
+            &mut on_step,
+        )
+        .map_err(|e| match e {
+            SamplerError::Cancelled => JobError::Cancelled,
+            other => JobError::Failed(other.to_string()),
+        })?;
+        if let Some(e) = frame_error {
+            return Err(JobError::Failed(format!("could not read a frame back from the device: {e}")));
+        }
+        let modes = find_modes(&values, per_member, job.max_modes, job.plan.seed);
+        let ensemble: Arc<[f32]> = values.iter().map(|&v| v as f32).collect();
+        debug_assert_eq!(ensemble.len(), job.plan.samples * job.length * dim);
+        Ok(Finished {
+            job: id,
+            ensemble,
+            samples: job.plan.samples,
+            modes,
+            history,
+            timing: Timing {
+                seconds: started.elapsed().as_secs_f64(),
+                first_frame: first_frame.unwrap_or(f64::NAN),
+                evaluations: job.plan.evaluations(),
+            },
+        })
+    }
+
+    /// The prior score of the job.
+    fn prior(&mut self, job: &Job) -> Result<Box<dyn TrajectoryScore>, JobError> {
+        let chain = job.system.chain();
+        match (&job.prior, &job.system) {
+            (PriorSpec::Custom { score, .. }, _) => Ok(Box::new(Shared(score.clone()))),
+            (PriorSpec::ExactLinear { window }, System::Linear(model)) => {
+                let prior = model.trajectory_prior(job.length);
+                let normalisation = chain.normalisation();
+                Ok(match window {
+                    None => Box::new(ExactGaussianScore::whole(&prior, normalisation, DType::F32, &self.device)?),
+                    Some(w) => {
+                        Box::new(ExactGaussianScore::composed(&prior, normalisation, *w, DType::F32, &self.device)?)
+                    }
+                })
+            }
+            (PriorSpec::ExactLinear { .. }, other) => Err(JobError::Failed(format!(
+                "the exact prior exists only for the linear system, not `{}`",
+                other.name()
+            ))),
+            (PriorSpec::Checkpoint(dir), _) => {
+                if !self.checkpoints.contains_key(dir) {
+                    let checkpoint = load_checkpoint(dir, &self.device)?;
+                    self.checkpoints.insert(dir.clone(), checkpoint);
+                }
+                let checkpoint = &self.checkpoints[dir];
+                checkpoint.check_for(chain, job.length)?;
+                Ok(Box::new(ComposedNetworkScore::new(checkpoint.network.clone(), checkpoint.config.window)?))
+            }
+        }
+    }
+}
+
+/// A caller's score shared with the job.
+struct Shared(Arc<dyn TrajectoryScore>);
+
+impl TrajectoryScore for Shared {
+    fn epsilon(&self, x: &Tensor, t: f64) -> Result<Tensor, crate::score::ScoreError> {
+        self.0.epsilon(x, t)
+    }
+}
+
+/// The frame of one sampler step: the first `shown` members, physical units.
+fn frame(
+    id: JobId,
+    job: &Job,
+    snapshot: &StepSnapshot,
+    shown: usize,
+    started: Instant,
+    chain: &dyn MarkovChain,
+) -> candle_core::Result<Frame> {
+    let per_member = job.trajectory_len();
+    let physical = |t: &Tensor| -> candle_core::Result<Vec<f64>> {
+        let mut v: Vec<f64> = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1()?;
+        chain.normalisation().to_physical(&mut v);
+        Ok(v)
+    };
+    let tweedie_all = physical(snapshot.tweedie)?;
+    let x = physical(&snapshot.x.narrow(0, 0, shown)?)?;
+    let tweedie = &tweedie_all[..shown * per_member];
+    let misfit = misfit(&job.observations, &tweedie_all, per_member, chain.state_dim());
+    let labels = (job.modes_every > 0
+        && (snapshot.step.is_multiple_of(job.modes_every) || snapshot.step == snapshot.steps))
+        .then(|| {
+            let modes = find_modes(tweedie, per_member, job.max_modes, job.plan.seed);
+            let mut labels = vec![0; shown];
+            for (m, mode) in modes.iter().enumerate() {
+                for &i in &mode.members {
+                    labels[i] = m;
+                }
+            }
+            labels.into()
+        });
+    Ok(Frame {
+        job: id,
+        step: snapshot.step,
+        steps: snapshot.steps,
+        t: snapshot.t,
+        members: shown,
+        x: x.iter().map(|&v| v as f32).collect(),
+        tweedie: tweedie.iter().map(|&v| v as f32).collect(),
+        misfit,
+        evaluations: snapshot.step * (1 + job.plan.corrections),
+        elapsed: started.elapsed().as_secs_f64(),
+        labels,
+    })
+}
+
+/// Root-mean-square of `(y − A(x))/σ_y` over every observation of every member.
+pub fn misfit(observations: &[Observation], ensemble: &[f64], per_member: usize, dim: usize) -> f64 {
+    if observations.is_empty() || per_member == 0 {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    let mut n = 0usize;
+    for member in ensemble.chunks_exact(per_member) {
+        for o in observations {
+            let r = (o.value - o.predict(member, dim)) / o.std;
+            sum += r * r;
+            n += 1;
+        }
+    }
+    if n == 0 { 0.0 } else { (sum / n as f64).sqrt() }
+}
+
+/// The exact posterior marginals of a linear job whose observations are all linear.
+fn linear_reference(id: JobId, job: &Job) -> Option<Reference> {
+    let System::Linear(model) = &job.system else { return None };
+    let dim = model.state_dim();
+    let rows: Option<Vec<_>> = job.observations.iter().map(|o| o.as_linear(dim)).collect();
+    let smoothed = model.smooth(job.length, &rows?).ok()?;
+    let mean = smoothed.means.iter().flat_map(|m| m.iter().copied()).collect();
+    let std = smoothed.covariances.iter().flat_map(|c| (0..dim).map(|i| c[(i, i)].max(0.0).sqrt())).collect();
+    Some(Reference { job: id, mean, std, log_evidence: smoothed.log_evidence })
+}

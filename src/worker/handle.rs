@@ -1,0 +1,187 @@
+//! The GUI-side handle of the worker thread: starting it, sending intents, reading reports.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
+
+use super::execute::{Executor, JobError};
+use super::{Command, Event, Frame, Job, JobId, Pacer};
+
+/// Called by the worker after each event or frame it sends (the GUI's `request_repaint`).
+pub type Waker = Box<dyn Fn() + Send + 'static>;
+
+/// A running worker thread. Dropping the handle shuts the thread down and joins it.
+pub struct Worker {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    frames: Receiver<Frame>,
+    /// Id and cancellation flag of the most recent job asked for.
+    current: Option<(JobId, Arc<AtomicBool>)>,
+    next_id: JobId,
+    pacer: Arc<Pacer>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The worker side of the channels.
+pub(super) struct Outbox {
+    events: Sender<Event>,
+    frames: Sender<Frame>,
+    /// A second receiver of the frame slot, used to drop the unread frame so the newest wins.
+    frames_back: Receiver<Frame>,
+    wake: Waker,
+    pub(super) pacer: Arc<Pacer>,
+}
+
+impl Outbox {
+    pub(super) fn event(&self, event: Event) {
+        // The GUI may have gone; a report nobody reads is not an error.
+        let _ = self.events.send(event);
+        (self.wake)();
+    }
+
+    /// Puts `frame` in the one-slot mailbox, replacing a frame not yet read.
+    pub(super) fn frame(&self, frame: Frame) {
+        if let Err(TrySendError::Full(frame)) = self.frames.try_send(frame) {
+            let _ = self.frames_back.try_recv();
+            let _ = self.frames.try_send(frame);
+        }
+        (self.wake)();
+    }
+}
+
+impl Worker {
+    /// Starts the worker thread; it picks its compute device ([`crate::device::select_device`]).
+    pub fn spawn(wake: Waker) -> std::io::Result<Self> {
+        let (commands, inbox) = unbounded();
+        let (event_tx, events) = unbounded();
+        let (frame_tx, frames) = bounded(1);
+        let pacer = Arc::new(Pacer::default());
+        let outbox =
+            Outbox { events: event_tx, frames: frame_tx, frames_back: frames.clone(), wake, pacer: pacer.clone() };
+        let thread = std::thread::Builder::new().name("sdalab-worker".into()).spawn(move || serve(&inbox, &outbox))?;
+        Ok(Self { commands, events, frames, current: None, next_id: 1, pacer, thread: Some(thread) })
+    }
+
+    /// Runs `job`, cancelling the job before it. Returns the new job's id.
+    pub fn run(&mut self, job: Job) -> JobId {
+        self.cancel();
+        let id = self.next_id;
+        self.next_id += 1;
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.current = Some((id, cancel.clone()));
+        // A send fails only when the thread has ended; `Event`s then stop, which the GUI shows.
+        let _ = self.commands.send(Command::Run { id, job: Box::new(job), cancel });
+        id
+    }
+
+    /// Cancels the current job (running or waiting); the worker answers `Event::Cancelled`.
+    pub fn cancel(&mut self) {
+        if let Some((_, flag)) = self.current.take() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Pauses (or resumes) the running job after its current step; new jobs start paused too.
+    pub fn pause(&self, paused: bool) {
+        self.pacer.set_paused(paused);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.pacer.is_paused()
+    }
+
+    /// While paused, lets the job take one more step.
+    pub fn step(&self) {
+        self.pacer.step();
+    }
+
+    /// The id of the most recent job asked for and not cancelled.
+    pub fn current(&self) -> Option<JobId> {
+        self.current.as_ref().map(|(id, _)| *id)
+    }
+
+    /// The next life-cycle event, if one is waiting.
+    pub fn try_event(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
+    /// The event channel, for waiting with a timeout.
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// The newest frame not yet read, if any.
+    pub fn latest_frame(&self) -> Option<Frame> {
+        self.frames.try_recv().ok()
+    }
+
+    /// The frame mailbox, for waiting with a timeout.
+    pub fn frames(&self) -> &Receiver<Frame> {
+        &self.frames
+    }
+
+    /// Whether the worker thread is still serving.
+    pub fn is_alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Cancels what runs, ends the thread and waits for it.
+    pub fn shutdown(mut self) -> Result<(), String> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), String> {
+        self.cancel();
+        let _ = self.commands.send(Command::Shutdown);
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|p| panic_message(p.as_ref())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// The worker thread: runs jobs one at a time until `Shutdown` or until the handle is gone.
+fn serve(inbox: &Receiver<Command>, outbox: &Outbox) {
+    let mut executor = Executor::new();
+    while let Ok(command) = inbox.recv() {
+        let (id, job, cancel) = match command {
+            Command::Shutdown => return,
+            Command::Run { id, job, cancel } => (id, job, cancel),
+        };
+        if cancel.load(Ordering::Relaxed) {
+            outbox.event(Event::Cancelled { job: id });
+            continue;
+        }
+        let result = catch_unwind(AssertUnwindSafe(|| executor.run(id, &job, &cancel, outbox)));
+        let event = match result {
+            Ok(Ok(finished)) => Event::Finished(Box::new(finished)),
+            Ok(Err(JobError::Cancelled)) => Event::Cancelled { job: id },
+            Ok(Err(JobError::Failed(reason))) => Event::Failed { job: id, reason },
+            Err(panic) => {
+                // The executor's caches may be half-updated: start from a fresh one.
+                executor = Executor::new();
+                Event::Failed { job: id, reason: format!("internal error (a bug): {}", panic_message(panic.as_ref())) }
+            }
+        };
+        outbox.event(event);
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".into()
+    }
+}
