@@ -11,10 +11,11 @@ pub fn bundled_dir() -> PathBuf {
 
 /// The checkpoint the app and `assimilate` use for a system when none is named.
 pub fn default_for(system: &str) -> Option<PathBuf> {
-    let name = match system {
-        "lorenz63" => "lorenz63-k4",
-        "lorenz96" => "lorenz96-k2",
-        _ => return None,
-    };
-    Some(bundled_dir().join(name))
+    sdalab::score::default_checkpoint_name(system).map(|name| bundled_dir().join(name))
+}
+
+/// The bundled lessons, `assets/presets/`, found like [`bundled_dir`].
+pub fn lessons_dir() -> PathBuf {
+    let local = Path::new("assets/presets");
+    if local.is_dir() { local.to_path_buf() } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/presets") }
 }

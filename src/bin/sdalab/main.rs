@@ -1,5 +1,6 @@
 //! The `sdalab` command line: subcommands over the library, errors reported in one line.
 
+mod app;
 mod assimilate;
 mod bench;
 mod checkpoints;
@@ -13,7 +14,7 @@ mod system_arg;
 mod train;
 mod validate;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 /// Sampling allocates and frees many multi-megabyte tensors per network call; glibc's allocator
 /// hands those back to the kernel and page-faults them in again every time, which `sdalab bench`
@@ -22,11 +23,14 @@ use clap::{CommandFactory, Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// SDA Lab: score-based data assimilation over whole trajectories of simulated systems.
+/// With no command, opens the app.
 #[derive(Parser)]
 #[command(name = "sdalab", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    app: app::AppArgs,
 }
 
 #[derive(Subcommand)]
@@ -77,7 +81,7 @@ fn main() {
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Metrics(args)) => metrics_cmd::run(&args),
         Some(Command::Eval(args)) => eval::run(&args),
-        None => Cli::command().print_help().map_err(anyhow::Error::from),
+        None => app::run(&cli.app),
     };
     if let Err(err) = result {
         // One line: the error and its causes, joined.

@@ -1,0 +1,49 @@
+//! `sdalab` with no command: the desktop app, and its automation hook for tests and docs.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use sdalab::gui::{AppOptions, run_app};
+
+use crate::checkpoints;
+
+#[derive(Args, Debug)]
+pub struct AppArgs {
+    /// Open this lesson (a file stem in assets/presets, e.g. `lorenz63-z-only`).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Start sampling at once.
+    #[arg(long)]
+    pub run: bool,
+    /// After the run, save a PNG of the whole window here and exit (0 on success).
+    #[arg(long, requires = "run")]
+    pub screenshot: Option<PathBuf>,
+    /// Folder of checkpoint folders (default: the bundled ones).
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
+    /// Window size in points, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1500x950", value_parser = parse_size)]
+    pub size: [f32; 2],
+}
+
+fn parse_size(text: &str) -> Result<[f32; 2], String> {
+    let (w, h) = text.split_once('x').ok_or("expected WIDTHxHEIGHT, e.g. 1500x950")?;
+    let parse = |v: &str| v.trim().parse::<f32>().ok().filter(|v| (200.0..=8000.0).contains(v));
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok([w, h]),
+        _ => Err(format!("`{text}`: sizes must be numbers between 200 and 8000")),
+    }
+}
+
+pub fn run(args: &AppArgs) -> anyhow::Result<()> {
+    let options = AppOptions {
+        checkpoints: args.checkpoints.clone().unwrap_or_else(checkpoints::bundled_dir),
+        lessons: checkpoints::lessons_dir(),
+        preset: args.preset.clone(),
+        run: args.run,
+        screenshot: args.screenshot.clone(),
+        size: args.size,
+    };
+    run_app(options)?;
+    Ok(())
+}

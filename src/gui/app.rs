@@ -1,0 +1,827 @@
+//! The app shell: panels, menus, the worker connection, debounced re-runs and the automation
+//! hook (`--preset NAME --run --screenshot FILE`).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use eframe::egui::{self, ColorImage, Key, ViewportCommand};
+
+use super::controls::{ModelChoice, SamplerControls, models_for};
+use super::diagnostics;
+use super::editor::ScenarioEditor;
+use super::fields::FieldsView;
+use super::figure::{FieldsFigure, SeriesFigure, save_fields, save_series};
+use super::lessons::{Lesson, ViewKind, load_lessons};
+use super::patterns::Pattern;
+use super::phase::PhaseView;
+use super::run_state::{RunState, Status, mean_std};
+use super::series::{SeriesData, SeriesView};
+use super::strings as s;
+use super::tools::EditTools;
+use crate::dynamics::System;
+use crate::export::write_npy_f32;
+use crate::observe::OperatorKind;
+use crate::render::FieldCallback;
+use crate::worker::{Job, PriorSpec, Worker};
+
+/// Edits are applied to the sampler this long after the last one.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// What the app starts with.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Folder of checkpoint folders.
+    pub checkpoints: PathBuf,
+    /// Folder of lesson files.
+    pub lessons: PathBuf,
+    /// Lesson to open (file stem).
+    pub preset: Option<String>,
+    /// Start sampling at once.
+    pub run: bool,
+    /// Save a screenshot of the window to this PNG once the run has finished, then exit.
+    pub screenshot: Option<PathBuf>,
+    /// Window size in points.
+    pub size: [f32; 2],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the window could not be opened: {0}")]
+    Window(String),
+    #[error("{0}")]
+    Automation(String),
+}
+
+/// Runs the app until its window closes. With `screenshot`, returns an error if the run or the
+/// screenshot failed.
+pub fn run_app(options: AppOptions) -> Result<(), AppError> {
+    let outcome: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_title(s::APP_TITLE).with_inner_size(options.size),
+        renderer: eframe::Renderer::Wgpu,
+        ..Default::default()
+    };
+    let automated = options.screenshot.is_some();
+    let result = {
+        let outcome = outcome.clone();
+        eframe::run_native(
+            s::APP_TITLE,
+            native,
+            Box::new(move |cc| {
+                let app = SdaApp::new(cc, options, outcome)
+                    .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+                Ok(Box::new(app))
+            }),
+        )
+    };
+    result.map_err(|e| AppError::Window(e.to_string()))?;
+    if automated {
+        let outcome = outcome.lock().unwrap_or_else(|e| e.into_inner()).take();
+        return match outcome {
+            Some(Ok(())) => Ok(()),
+            Some(Err(reason)) => Err(AppError::Automation(reason)),
+            None => Err(AppError::Automation("the window closed before the screenshot was taken".into())),
+        };
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Series,
+    Phase,
+    Fields,
+    Diagnostics,
+}
+
+/// The automation hook's progress.
+enum Automation {
+    Off,
+    WaitingForRun {
+        deadline: Instant,
+    },
+    /// Frames to draw after the run finished, so the window shows the final state.
+    Settling(u32),
+    Capturing(Receiver<Arc<ColorImage>>),
+    Done,
+}
+
+/// A file dialog's pending action.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FileAction {
+    Open,
+    Save,
+    ExportFigure,
+    ExportNpy,
+}
+
+pub struct SdaApp {
+    options: AppOptions,
+    worker: Worker,
+    editor: ScenarioEditor,
+    lessons: Vec<Lesson>,
+    lesson: Option<usize>,
+    truth_offset: u64,
+    controls: SamplerControls,
+    models: Vec<ModelChoice>,
+    tools: EditTools,
+    run: RunState,
+    view: View,
+    tweedie: bool,
+    auto_run: bool,
+    /// Revision of the observations the current job was started from.
+    run_revision: Option<u64>,
+    last_edit: Instant,
+    seen_revision: u64,
+    series: SeriesView,
+    phase: PhaseView,
+    fields: FieldsView,
+    message: String,
+    file_dialog: Option<(FileAction, String)>,
+    automation: Automation,
+    outcome: Arc<Mutex<Option<Result<(), String>>>>,
+    screenshot_tx: Sender<Arc<ColorImage>>,
+    screenshot_rx: Receiver<Arc<ColorImage>>,
+}
+
+impl SdaApp {
+    fn new(
+        cc: &eframe::CreationContext,
+        options: AppOptions,
+        outcome: Arc<Mutex<Option<Result<(), String>>>>,
+    ) -> Result<Self, String> {
+        if let Some(render_state) = cc.wgpu_render_state.as_ref() {
+            FieldCallback::install(render_state);
+        }
+        cc.egui_ctx.set_visuals(egui::Visuals::dark());
+        let ctx = cc.egui_ctx.clone();
+        let worker = Worker::spawn(Box::new(move || ctx.request_repaint()))
+            .map_err(|e| format!("cannot start the worker thread: {e}"))?;
+        let (lessons, errors) = load_lessons(&options.lessons);
+        let mut message = errors.join("; ");
+        let index = match &options.preset {
+            Some(name) => Some(lessons.iter().position(|l| &l.name() == name).ok_or_else(|| {
+                let known: Vec<String> = lessons.iter().map(Lesson::name).collect();
+                format!("no lesson `{name}` in {} (known: {})", options.lessons.display(), known.join(", "))
+            })?),
+            None if lessons.is_empty() => None,
+            None => Some(0),
+        };
+        let scenario = match index {
+            Some(i) => lessons[i].scenario().map_err(|e| format!("lesson `{}`: {e}", lessons[i].name()))?,
+            None => {
+                message = format!("no lessons found in {}; {message}", options.lessons.display());
+                let lesson = fallback_lesson();
+                lesson.scenario().map_err(|e| e.to_string())?
+            }
+        };
+        let editor = ScenarioEditor::new(scenario, 1).map_err(|e| e.to_string())?;
+        let (screenshot_tx, screenshot_rx) = unbounded();
+        let automation = if options.run || options.screenshot.is_some() {
+            Automation::WaitingForRun { deadline: Instant::now() + Duration::from_secs(900) }
+        } else {
+            Automation::Off
+        };
+        let mut app = Self {
+            options,
+            worker,
+            editor,
+            lessons,
+            lesson: None,
+            truth_offset: 0,
+            controls: SamplerControls::default(),
+            models: Vec::new(),
+            tools: EditTools::default(),
+            run: RunState::default(),
+            view: View::Series,
+            tweedie: false,
+            auto_run: true,
+            run_revision: None,
+            last_edit: Instant::now(),
+            seen_revision: 0,
+            series: SeriesView::default(),
+            phase: PhaseView::default(),
+            fields: FieldsView::default(),
+            message,
+            file_dialog: None,
+            automation,
+            outcome,
+            screenshot_tx,
+            screenshot_rx,
+        };
+        if let Some(i) = index {
+            app.open_lesson(i);
+        } else {
+            app.system_changed();
+        }
+        if matches!(app.automation, Automation::WaitingForRun { .. }) {
+            app.start_run();
+        }
+        Ok(app)
+    }
+
+    fn system(&self) -> &System {
+        &self.editor.scenario().system
+    }
+
+    /// Refreshes what depends on the system: models, tools, the default view.
+    fn system_changed(&mut self) {
+        let name = self.system().name();
+        self.models = models_for(&self.options.checkpoints, name);
+        if self.controls.model.as_ref().is_none_or(|m| !self.models.iter().any(|c| &c.dir == m)) {
+            let default = crate::score::default_checkpoint_name(name);
+            self.controls.model = self
+                .models
+                .iter()
+                .find(|m| default.is_some_and(|d| m.dir.ends_with(d)))
+                .or(self.models.first())
+                .map(|m| m.dir.clone());
+        }
+        let std = self.editor.observations().first().map(|o| o.std);
+        self.tools.std = std.unwrap_or(match name {
+            "lorenz96" => 0.5,
+            "lorenz63" => 1.0,
+            _ => 0.3,
+        });
+        self.view = match name {
+            "lorenz96" => View::Fields,
+            _ => View::Series,
+        };
+        self.fields = FieldsView::default();
+        self.run = RunState::default();
+        self.run_revision = None;
+    }
+
+    fn open_lesson(&mut self, index: usize) {
+        let lesson = self.lessons[index].clone();
+        let mut adjusted = lesson.clone();
+        adjusted.truth_seed = lesson.truth_seed.wrapping_add(self.truth_offset);
+        match adjusted.scenario().and_then(|sc| self.editor.replace_scenario(sc)) {
+            Ok(()) => {
+                self.lesson = Some(index);
+                self.controls.apply(&lesson.sampler);
+                if let Some(name) = &lesson.checkpoint {
+                    self.controls.model = Some(self.options.checkpoints.join(name));
+                }
+                self.system_changed();
+                self.view = match lesson.view {
+                    ViewKind::Series => View::Series,
+                    ViewKind::Phase => View::Phase,
+                    ViewKind::Fields => View::Fields,
+                    ViewKind::Diagnostics => View::Diagnostics,
+                };
+                self.message = format!("Lesson: {}", lesson.title);
+                self.seen_revision = self.editor.revision();
+                if self.auto_run {
+                    self.start_run();
+                }
+            }
+            Err(e) => self.message = format!("lesson `{}`: {e}", lesson.name()),
+        }
+    }
+
+    fn job(&self) -> Result<Job, String> {
+        let scenario = self.editor.scenario();
+        let prior = match &scenario.system {
+            System::Linear(_) => PriorSpec::ExactLinear { window: None },
+            other => PriorSpec::Checkpoint(self.controls.model.clone().ok_or_else(|| {
+                format!("no checkpoint for `{}` in {}", other.name(), self.options.checkpoints.display())
+            })?),
+        };
+        let plan = self.controls.plan();
+        Ok(Job {
+            system: scenario.system.clone(),
+            length: scenario.length,
+            observations: scenario.observations.clone(),
+            truth: scenario.truth.clone(),
+            prior,
+            guidance: self.controls.guidance(),
+            frame_members: self.controls.frame_members.min(plan.samples),
+            modes_every: (plan.steps / 8).max(1),
+            max_modes: 4,
+            plan,
+        })
+    }
+
+    fn start_run(&mut self) {
+        match self.job() {
+            Ok(job) => {
+                let id = self.worker.run(job);
+                self.run.follow(id);
+                self.run_revision = Some(self.editor.revision());
+            }
+            Err(e) => {
+                self.message = e;
+                self.run.status = Status::Failed(self.message.clone());
+            }
+        }
+    }
+
+    /// Reads what the worker sent; returns whether anything arrived.
+    fn poll_worker(&mut self) -> bool {
+        let mut any = false;
+        while let Some(event) = self.worker.try_event() {
+            any |= self.run.apply(event);
+        }
+        if let Some(frame) = self.worker.latest_frame() {
+            any |= self.run.frame(frame);
+        }
+        any
+    }
+
+    /// Re-runs the sampler once the observations have been still for [`DEBOUNCE`].
+    fn debounce(&mut self, ctx: &egui::Context) {
+        let revision = self.editor.revision();
+        if revision != self.seen_revision {
+            self.seen_revision = revision;
+            self.last_edit = Instant::now();
+        }
+        if self.auto_run && self.run_revision.is_some_and(|r| r != revision) {
+            let waited = self.last_edit.elapsed();
+            if waited >= DEBOUNCE {
+                self.start_run();
+            } else {
+                ctx.request_repaint_after(DEBOUNCE - waited);
+            }
+        }
+    }
+
+    fn automate(&mut self, ctx: &egui::Context) {
+        match &self.automation {
+            Automation::Off | Automation::Done => {}
+            Automation::WaitingForRun { deadline } => {
+                let deadline = *deadline;
+                match &self.run.status {
+                    Status::Done => self.automation = Automation::Settling(3),
+                    Status::Failed(reason) => self.finish_automation(ctx, Err(format!("the run failed: {reason}"))),
+                    Status::Cancelled => self.finish_automation(ctx, Err("the run was cancelled".into())),
+                    _ if Instant::now() > deadline => {
+                        self.finish_automation(ctx, Err("the run did not finish in 15 minutes".into()))
+                    }
+                    _ => ctx.request_repaint_after(Duration::from_millis(100)),
+                }
+            }
+            Automation::Settling(n) => {
+                let n = *n;
+                if self.options.screenshot.is_none() {
+                    self.automation = Automation::Done;
+                } else if n == 0 {
+                    let tx = self.screenshot_tx.clone();
+                    let repaint = ctx.clone();
+                    ctx.request_screenshot(move |image| {
+                        let _ = tx.send(image);
+                        repaint.request_repaint();
+                    });
+                    self.automation = Automation::Capturing(self.screenshot_rx.clone());
+                } else {
+                    self.automation = Automation::Settling(n - 1);
+                    ctx.request_repaint();
+                }
+            }
+            Automation::Capturing(rx) => {
+                if let Ok(image) = rx.try_recv() {
+                    let result = match &self.options.screenshot {
+                        Some(path) => save_screenshot(path, &image),
+                        None => Ok(()),
+                    };
+                    self.finish_automation(ctx, result);
+                } else {
+                    ctx.request_repaint_after(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    fn finish_automation(&mut self, ctx: &egui::Context, result: Result<(), String>) {
+        if let Err(reason) = &result {
+            self.message = reason.clone();
+        }
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        self.automation = Automation::Done;
+        if self.options.screenshot.is_some() {
+            ctx.send_viewport_cmd(ViewportCommand::Close);
+        }
+    }
+
+    fn menu_bar(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button(s::MENU_FILE, |ui| {
+                for (label, action) in [
+                    (s::OPEN_SCENARIO, FileAction::Open),
+                    (s::SAVE_SCENARIO, FileAction::Save),
+                    (s::EXPORT_PNG, FileAction::ExportFigure),
+                    (s::EXPORT_SVG, FileAction::ExportFigure),
+                    (s::EXPORT_NPY, FileAction::ExportNpy),
+                ] {
+                    if ui.button(label).clicked() {
+                        let default = match (action, label) {
+                            (FileAction::ExportFigure, l) if l == s::EXPORT_SVG => "sdalab-view.svg",
+                            (FileAction::ExportFigure, _) => "sdalab-view.png",
+                            (FileAction::ExportNpy, _) => "sdalab-ensemble.npy",
+                            _ => "scenario.json",
+                        };
+                        self.file_dialog = Some((action, default.to_string()));
+                        ui.close();
+                    }
+                }
+            });
+            ui.menu_button(s::MENU_LESSONS, |ui| {
+                let mut chosen = None;
+                for (i, lesson) in self.lessons.iter().enumerate() {
+                    if ui.button(&lesson.title).on_hover_text(&lesson.text).clicked() {
+                        chosen = Some(i);
+                        ui.close();
+                    }
+                }
+                if let Some(i) = chosen {
+                    self.truth_offset = 0;
+                    self.open_lesson(i);
+                }
+            });
+            ui.separator();
+            if let Some(i) = self.lesson {
+                ui.label(egui::RichText::new(&self.lessons[i].title).strong());
+                if ui.button(s::NEW_TRUTH).on_hover_text(s::SYSTEM_TIP).clicked() {
+                    self.truth_offset += 1;
+                    self.open_lesson(i);
+                }
+            }
+        });
+    }
+
+    fn controls_panel(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            if let Some(i) = self.lesson {
+                ui.label(&self.lessons[i].text);
+                ui.separator();
+            }
+            ui.heading("Sampler");
+            let exact = matches!(self.system(), System::Linear(_));
+            let models = self.models.clone();
+            let changed = self.controls.ui(ui, &models, exact);
+            ui.horizontal_wrapped(|ui| {
+                if ui.button(s::RUN).on_hover_text(s::RUN_TIP).clicked()
+                    || (changed && self.auto_run && !self.worker.is_paused())
+                {
+                    self.start_run();
+                }
+                let paused = self.worker.is_paused();
+                if ui.button(if paused { s::RESUME } else { s::PAUSE }).on_hover_text(s::PAUSE_TIP).clicked() {
+                    self.worker.pause(!paused);
+                }
+                if ui.add_enabled(paused, egui::Button::new(s::STEP)).on_hover_text(s::STEP_TIP).clicked() {
+                    self.worker.step();
+                }
+                if ui.button(s::CANCEL).on_hover_text(s::CANCEL_TIP).clicked() {
+                    self.worker.cancel();
+                }
+            });
+            ui.checkbox(&mut self.auto_run, s::AUTO_RUN).on_hover_text(s::AUTO_RUN_TIP);
+            ui.checkbox(&mut self.tweedie, s::SHOW_TWEEDIE).on_hover_text(s::SHOW_TWEEDIE_TIP);
+            if let Some(f) = &self.run.finished {
+                let last = f.history.len().saturating_sub(1);
+                ui.add(egui::Slider::new(&mut self.run.scrub, 0..=last).text(s::SCRUB)).on_hover_text(s::SCRUB_TIP);
+            }
+            ui.separator();
+            self.observation_tools(ui);
+            ui.separator();
+            self.modes_list(ui);
+        });
+    }
+
+    fn observation_tools(&mut self, ui: &mut egui::Ui) {
+        ui.heading(s::OBSERVE);
+        ui.toggle_value(&mut self.tools.edit, s::EDIT_MODE).on_hover_text(s::EDIT_MODE_TIP);
+        let fields = self.system().name() == "lorenz96";
+        if fields {
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.tools.brush, true, s::BRUSH).on_hover_text(s::BRUSH_TIP);
+                ui.selectable_value(&mut self.tools.brush, false, s::ERASER).on_hover_text(s::ERASER_TIP);
+            });
+        } else {
+            ui.horizontal(|ui| {
+                ui.label(s::OPERATOR).on_hover_text(s::OPERATOR_TIP);
+                for kind in [OperatorKind::Identity, OperatorKind::Abs, OperatorKind::Square] {
+                    ui.selectable_value(&mut self.tools.op, kind, kind.name()).on_hover_text(s::OPERATOR_TIP);
+                }
+            });
+            ui.checkbox(&mut self.tools.from_truth, s::FROM_TRUTH).on_hover_text(s::FROM_TRUTH_TIP);
+        }
+        if self.editor.scenario().truth.is_none() {
+            ui.label(s::NO_TRUTH);
+        }
+        let slider = ui
+            .add(egui::Slider::new(&mut self.tools.std, 0.01..=10.0).logarithmic(true).text(s::NOISE))
+            .on_hover_text(s::NOISE_TIP);
+        if slider.drag_started() {
+            self.editor.begin_drag();
+        }
+        if slider.changed()
+            && let Err(e) = self.editor.set_std(self.tools.std, false)
+        {
+            self.message = e.to_string();
+        }
+        ui.horizontal_wrapped(|ui| {
+            if ui.button(s::RESAMPLE).on_hover_text(s::RESAMPLE_TIP).clicked()
+                && let Err(e) = self.editor.resample_noise()
+            {
+                self.message = e.to_string();
+            }
+            if ui.button(s::CLEAR).on_hover_text(s::CLEAR_TIP).clicked() {
+                let _ = self.editor.replace_all(Vec::new());
+            }
+            if ui.add_enabled(self.editor.can_undo(), egui::Button::new(s::UNDO)).clicked() {
+                self.editor.undo();
+            }
+            if ui.add_enabled(self.editor.can_redo(), egui::Button::new(s::REDO)).clicked() {
+                self.editor.redo();
+            }
+        });
+        if fields {
+            ui.label(s::PRESETS).on_hover_text(s::PRESETS_TIP);
+            let presets = [
+                ("every 4th station", Pattern::Stations { stations: 4, times: 1 }),
+                ("every 4th time", Pattern::Stations { stations: 1, times: 4 }),
+                ("satellite swath", Pattern::Swath { width: 6, shift: 3, times: 1 }),
+                ("random 10%", Pattern::Random { percent: 10.0, seed: self.editor.revision() }),
+                ("coarse 4-blocks", Pattern::Blocks { size: 4, times: 2 }),
+            ];
+            ui.horizontal_wrapped(|ui| {
+                for (label, pattern) in presets {
+                    if ui.button(label).on_hover_text(s::PRESETS_TIP).clicked() {
+                        self.apply_pattern(&pattern);
+                    }
+                }
+            });
+        }
+    }
+
+    fn apply_pattern(&mut self, pattern: &Pattern) {
+        let scenario = self.editor.scenario();
+        let result = pattern
+            .cells(scenario.length, scenario.state_dim())
+            .map_err(|e| e.to_string())
+            .and_then(|cells| self.editor.observe_truth(&cells, self.tools.std).map_err(|e| e.to_string()))
+            .and_then(|obs| self.editor.replace_all(obs).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            self.message = e;
+        }
+    }
+
+    fn modes_list(&mut self, ui: &mut egui::Ui) {
+        ui.heading(s::MODES).on_hover_text(s::MODES_TIP);
+        match &self.run.finished {
+            Some(f) => {
+                for (m, mode) in f.modes.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                        ui.painter().rect_filled(rect, 2.0, super::palette::mode(m));
+                        ui.label(format!(
+                            "mode {}: weight {:.1}% ({} members)",
+                            m + 1,
+                            100.0 * mode.weight,
+                            mode.members.len()
+                        ));
+                    });
+                }
+            }
+            None => {
+                ui.label("(after the run; live colours update every few steps)");
+            }
+        }
+    }
+
+    fn status_line(&self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let state = match &self.run.status {
+                Status::Idle => "idle".to_string(),
+                Status::Running if self.worker.is_paused() => "paused".to_string(),
+                Status::Running => "sampling".to_string(),
+                Status::Done => "done".to_string(),
+                Status::Cancelled => "cancelled".to_string(),
+                Status::Failed(reason) => format!("failed: {reason}"),
+            };
+            ui.label(format!("{state} · device: {}", if self.run.device.is_empty() { "…" } else { &self.run.device }));
+            if let Some(frame) = self.run.frame_shown() {
+                let rate = if frame.elapsed > 0.0 { frame.evaluations as f64 / frame.elapsed } else { 0.0 };
+                ui.label(format!(
+                    "· step {}/{} · t = {:.3} · corrections {} · {:.1} s · {:.1} network calls/s · misfit {:.2}",
+                    frame.step,
+                    frame.steps,
+                    frame.t,
+                    frame.step * self.controls.corrections,
+                    frame.elapsed,
+                    rate,
+                    frame.misfit
+                ));
+            }
+            if let Some(first) = self.run.first_frame {
+                ui.label(format!("· first frame {:.0} ms", first * 1000.0));
+            }
+            if !self.message.is_empty() {
+                ui.label(
+                    egui::RichText::new(format!("· {}", self.message)).color(egui::Color32::from_rgb(255, 190, 90)),
+                );
+            }
+        });
+    }
+
+    fn views(&mut self, ui: &mut egui::Ui) {
+        let name = self.system().name();
+        ui.horizontal(|ui| {
+            match name {
+                "lorenz96" => {
+                    ui.selectable_value(&mut self.view, View::Fields, s::VIEW_FIELDS);
+                }
+                "lorenz63" => {
+                    ui.selectable_value(&mut self.view, View::Series, s::VIEW_SERIES);
+                    ui.selectable_value(&mut self.view, View::Phase, s::VIEW_PHASE);
+                }
+                _ => {
+                    ui.selectable_value(&mut self.view, View::Series, s::VIEW_SERIES);
+                }
+            }
+            ui.selectable_value(&mut self.view, View::Diagnostics, s::VIEW_DIAGNOSTICS);
+        });
+        let modes = self.run.finished.as_ref().map(|f| f.modes.clone()).unwrap_or_default();
+        let truth = self.editor.scenario().truth.clone();
+        let dim = self.editor.scenario().state_dim();
+        let fields_view = self.view == View::Fields || (self.view == View::Series && name == "lorenz96");
+        let message = if fields_view {
+            let m = self.fields.ui(ui, &mut self.editor, &self.tools, &self.run, self.tweedie);
+            let mut series_message = None;
+            if let Some(station) = self.fields.station {
+                let data = SeriesData {
+                    run: &self.run,
+                    tweedie: self.tweedie,
+                    components: vec![(station, format!("station {station}"))],
+                    modes: &modes,
+                };
+                series_message = self.series.ui(ui, &mut self.editor, &self.tools, &data);
+            }
+            m.or(series_message)
+        } else {
+            match self.view {
+                View::Series => {
+                    let components = component_names(name, dim);
+                    let data = SeriesData { run: &self.run, tweedie: self.tweedie, components, modes: &modes };
+                    self.series.ui(ui, &mut self.editor, &self.tools, &data)
+                }
+                View::Phase => {
+                    self.phase.ui(ui, &self.run, truth.as_deref(), self.tweedie, &modes);
+                    None
+                }
+                View::Diagnostics => {
+                    diagnostics::ui(ui, &self.run, truth.as_deref(), dim, self.tweedie);
+                    None
+                }
+                View::Fields => None,
+            }
+        };
+        if let Some(m) = message {
+            self.message = m;
+        }
+    }
+
+    fn file_dialog(&mut self, ctx: &egui::Context) {
+        let Some((action, mut path)) = self.file_dialog.take() else { return };
+        let mut open = true;
+        let mut confirmed = false;
+        egui::Window::new(s::PATH_PROMPT).collapsible(false).open(&mut open).show(ctx, |ui| {
+            let response = ui.text_edit_singleline(&mut path);
+            if ui.button("OK").clicked() || (response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter))) {
+                confirmed = true;
+            }
+        });
+        if confirmed {
+            self.message = match self.file_action(action, Path::new(&path)) {
+                Ok(done) => done,
+                Err(e) => e,
+            };
+        } else if open {
+            self.file_dialog = Some((action, path));
+        }
+    }
+
+    fn file_action(&mut self, action: FileAction, path: &Path) -> Result<String, String> {
+        match action {
+            FileAction::Open => {
+                self.editor.load(path).map_err(|e| e.to_string())?;
+                if let Some(settings) = &self.editor.scenario().sampler.clone() {
+                    self.controls.apply(settings);
+                }
+                self.lesson = None;
+                self.system_changed();
+                self.start_run();
+                Ok(format!("opened {}", path.display()))
+            }
+            FileAction::Save => {
+                self.editor.save(path, Some(self.controls.settings())).map_err(|e| e.to_string())?;
+                Ok(format!("saved {}", path.display()))
+            }
+            FileAction::ExportNpy => {
+                let f = self.run.finished.as_ref().ok_or("no finished ensemble to export yet")?;
+                let scenario = self.editor.scenario();
+                let shape: Vec<usize> =
+                    [vec![f.samples, scenario.length], scenario.system.chain().state_shape()].concat();
+                write_npy_f32(path, &shape, &f.ensemble).map_err(|e| e.to_string())?;
+                Ok(format!("wrote {} {shape:?}", path.display()))
+            }
+            FileAction::ExportFigure => {
+                self.export_figure(path).map_err(|e| e.to_string())?;
+                Ok(format!("wrote {}", path.display()))
+            }
+        }
+    }
+
+    fn export_figure(&self, path: &Path) -> Result<(), crate::export::ExportError> {
+        let scenario = self.editor.scenario();
+        let name = scenario.system.name();
+        let dim = scenario.state_dim();
+        let title = self.lesson.map_or_else(|| name.to_string(), |i| self.lessons[i].title.clone());
+        if name == "lorenz96" {
+            let panels = self.fields_images();
+            return save_fields(path, &FieldsFigure { title, panels });
+        }
+        let shown = self.run.shown(self.tweedie);
+        let fig = SeriesFigure {
+            title,
+            components: component_names(name, dim),
+            length: scenario.length,
+            dim,
+            members: shown,
+            mean_std: self.run.statistics_source(self.tweedie).map(|(v, m)| mean_std(v, m)),
+            truth: scenario.truth.as_deref(),
+            observations: &scenario.observations,
+        };
+        save_series(path, &fig)
+    }
+
+    fn fields_images(&self) -> Vec<(String, crate::render::FieldImage)> {
+        let names = ["truth", "observations", "posterior mean", "spread", "member", "mean - truth"];
+        self.fields
+            .images(&self.editor, &self.run, self.tweedie)
+            .into_iter()
+            .zip(names)
+            .map(|(image, name)| (name.to_string(), image))
+            .collect()
+    }
+}
+
+/// Names of the plotted components.
+fn component_names(system: &str, dim: usize) -> Vec<(usize, String)> {
+    match system {
+        "lorenz63" => vec![(0, "x".into()), (1, "y".into()), (2, "z".into())],
+        _ => (0..dim).map(|c| (c, format!("x{}", c + 1))).collect(),
+    }
+}
+
+/// Saves an egui screenshot as PNG, atomically.
+fn save_screenshot(path: &Path, image: &ColorImage) -> Result<(), String> {
+    let [w, h] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let buffer = image::RgbaImage::from_raw(w as u32, h as u32, bytes).ok_or("screenshot has an unexpected size")?;
+    crate::export::write_atomically(path, |out| {
+        buffer.write_to(out, image::ImageOutputFormat::Png).map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .map_err(|e| format!("cannot save the screenshot: {e}"))
+}
+
+/// The lesson used when no lesson files are found: Lorenz-63, x observed every 8th state.
+fn fallback_lesson() -> Lesson {
+    Lesson {
+        order: 0,
+        title: "Lorenz-63, x every 8th state".into(),
+        text: String::new(),
+        system: serde_json::json!("lorenz63"),
+        length: 65,
+        truth_seed: 1,
+        std: 0.4,
+        pattern: Pattern::Every { every: 8, offset: 0, op: "identity".into(), indices: vec![0] },
+        sampler: Default::default(),
+        checkpoint: None,
+        view: ViewKind::Series,
+        path: PathBuf::from("fallback.json"),
+    }
+}
+
+impl eframe::App for SdaApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.poll_worker();
+        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, Key::Z)) {
+            self.editor.redo();
+        } else if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::Z)) {
+            self.editor.undo();
+        }
+        egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
+        egui::Panel::left("controls").default_size(330.0).show(ui, |ui| self.controls_panel(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.views(ui));
+        self.file_dialog(&ctx);
+        self.debounce(&ctx);
+        self.automate(&ctx);
+    }
+}

@@ -1,0 +1,199 @@
+//! The sampler controls: model, ensemble size, steps, corrections, τ, guidance and seed.
+
+use std::path::{Path, PathBuf};
+
+use eframe::egui::{self, Ui};
+
+use super::strings as s;
+use crate::sampler::{Guidance, SamplerPlan};
+use crate::scenario::SamplerSettings;
+use crate::score::ModelConfig;
+
+/// Which guidance rule steers the prior.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuidanceKind {
+    Sda,
+    Dps,
+    Prior,
+}
+
+/// A checkpoint the user can pick for the current system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelChoice {
+    pub dir: PathBuf,
+    pub label: String,
+}
+
+/// The sampler settings being edited.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplerControls {
+    pub model: Option<PathBuf>,
+    pub samples: usize,
+    pub steps: usize,
+    pub corrections: usize,
+    pub tau: f64,
+    pub guidance: GuidanceKind,
+    pub gamma: f64,
+    pub zeta: f64,
+    pub seed: u64,
+    pub frame_members: usize,
+}
+
+impl Default for SamplerControls {
+    fn default() -> Self {
+        Self {
+            model: None,
+            samples: 64,
+            steps: 64,
+            corrections: 1,
+            tau: 0.25,
+            guidance: GuidanceKind::Sda,
+            gamma: 1e-2,
+            zeta: 1.0,
+            seed: 0,
+            frame_members: 64,
+        }
+    }
+}
+
+impl SamplerControls {
+    pub fn plan(&self) -> SamplerPlan {
+        SamplerPlan {
+            samples: self.samples,
+            steps: self.steps,
+            corrections: self.corrections,
+            tau: self.tau,
+            seed: self.seed,
+        }
+    }
+
+    pub fn guidance(&self) -> Guidance {
+        match self.guidance {
+            GuidanceKind::Sda => Guidance::Sda { gamma: self.gamma },
+            GuidanceKind::Dps => Guidance::Dps { zeta: self.zeta },
+            GuidanceKind::Prior => Guidance::Prior,
+        }
+    }
+
+    /// Takes the settings a scenario or lesson carries; unset ones keep their value.
+    pub fn apply(&mut self, settings: &SamplerSettings) {
+        let clamp = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        if let Some(v) = settings.samples {
+            self.samples = clamp(v).clamp(1, 4096);
+        }
+        if let Some(v) = settings.steps {
+            self.steps = clamp(v).clamp(1, 4096);
+        }
+        if let Some(v) = settings.corrections {
+            self.corrections = clamp(v).min(64);
+        }
+        if let Some(v) = settings.tau {
+            self.tau = v;
+        }
+        if let Some(v) = settings.gamma {
+            self.gamma = v;
+        }
+        if let Some(v) = settings.seed {
+            self.seed = v;
+        }
+    }
+
+    /// The settings to store with a saved scenario.
+    pub fn settings(&self) -> SamplerSettings {
+        SamplerSettings {
+            samples: Some(self.samples as u64),
+            steps: Some(self.steps as u64),
+            corrections: Some(self.corrections as u64),
+            tau: Some(self.tau),
+            gamma: Some(self.gamma),
+            seed: Some(self.seed),
+        }
+    }
+
+    /// Draws the controls; returns whether a setting changed.
+    pub fn ui(&mut self, ui: &mut Ui, models: &[ModelChoice], exact: bool) -> bool {
+        let before = self.clone();
+        egui::Grid::new("sampler-controls").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
+            ui.label(s::MODEL).on_hover_text(s::MODEL_TIP);
+            if exact {
+                ui.label(s::MODEL_EXACT).on_hover_text(s::MODEL_EXACT_TIP);
+            } else {
+                let current = models
+                    .iter()
+                    .find(|m| Some(&m.dir) == self.model.as_ref())
+                    .map_or("none found".to_string(), |m| m.label.clone());
+                egui::ComboBox::from_id_salt("model").selected_text(current).show_ui(ui, |ui| {
+                    for m in models {
+                        ui.selectable_value(&mut self.model, Some(m.dir.clone()), &m.label);
+                    }
+                });
+            }
+            ui.end_row();
+            ui.label(s::SAMPLES).on_hover_text(s::SAMPLES_TIP);
+            ui.add(egui::Slider::new(&mut self.samples, 2..=1024).logarithmic(true)).on_hover_text(s::SAMPLES_TIP);
+            ui.end_row();
+            ui.label(s::STEPS).on_hover_text(s::STEPS_TIP);
+            ui.add(egui::Slider::new(&mut self.steps, 4..=512).logarithmic(true)).on_hover_text(s::STEPS_TIP);
+            ui.end_row();
+            ui.label(s::CORRECTIONS).on_hover_text(s::CORRECTIONS_TIP);
+            ui.add(egui::Slider::new(&mut self.corrections, 0..=8)).on_hover_text(s::CORRECTIONS_TIP);
+            ui.end_row();
+            ui.label(s::TAU).on_hover_text(s::TAU_TIP);
+            ui.add(egui::Slider::new(&mut self.tau, 0.01..=1.0).logarithmic(true)).on_hover_text(s::TAU_TIP);
+            ui.end_row();
+            ui.label(s::GUIDANCE).on_hover_text(s::GUIDANCE_TIP);
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.guidance, GuidanceKind::Sda, "SDA");
+                ui.selectable_value(&mut self.guidance, GuidanceKind::Dps, "DPS");
+                ui.selectable_value(&mut self.guidance, GuidanceKind::Prior, "none");
+            })
+            .response
+            .on_hover_text(s::GUIDANCE_TIP);
+            ui.end_row();
+            match self.guidance {
+                GuidanceKind::Sda => {
+                    ui.label(s::GAMMA).on_hover_text(s::GAMMA_TIP);
+                    ui.add(egui::Slider::new(&mut self.gamma, 1e-4..=1.0).logarithmic(true))
+                        .on_hover_text(s::GAMMA_TIP);
+                    ui.end_row();
+                }
+                GuidanceKind::Dps => {
+                    ui.label(s::ZETA).on_hover_text(s::ZETA_TIP);
+                    ui.add(egui::Slider::new(&mut self.zeta, 0.01..=10.0).logarithmic(true)).on_hover_text(s::ZETA_TIP);
+                    ui.end_row();
+                }
+                GuidanceKind::Prior => {}
+            }
+            ui.label(s::SEED).on_hover_text(s::SEED_TIP);
+            ui.horizontal(|ui| {
+                ui.add(egui::DragValue::new(&mut self.seed)).on_hover_text(s::SEED_TIP);
+                if ui.small_button(s::NEW_SEED).on_hover_text(s::SEED_TIP).clicked() {
+                    self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> 40;
+                }
+            });
+            ui.end_row();
+            ui.label(s::MEMBERS_SHOWN).on_hover_text(s::MEMBERS_SHOWN_TIP);
+            ui.add(egui::Slider::new(&mut self.frame_members, 1..=256).logarithmic(true))
+                .on_hover_text(s::MEMBERS_SHOWN_TIP);
+            ui.end_row();
+        });
+        *self != before
+    }
+}
+
+/// The checkpoints under `root` that model `system`, labelled with their window half-width k.
+pub fn models_for(root: &Path, system: &str) -> Vec<ModelChoice> {
+    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    let mut out: Vec<ModelChoice> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|dir| {
+            let config = ModelConfig::load(&dir.join("config.json")).ok()?;
+            (config.system == system).then(|| {
+                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                ModelChoice { label: format!("{name} (k = {})", config.window / 2), dir }
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.label.cmp(&b.label));
+    out
+}

@@ -1,0 +1,179 @@
+//! Lorenz-96 space–time (Hovmöller) views drawn by the WGSL colormap shader: truth,
+//! observations, posterior mean, spread, one member and the error of the mean, side by side,
+//! with colour bars. The observations panel takes the brush and eraser; clicking a cell selects
+//! its station for the time series below.
+
+use std::sync::Arc;
+
+use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, Ui, Vec2};
+use eframe::egui_wgpu::Callback;
+
+use super::editor::ScenarioEditor;
+use super::run_state::{RunState, mean_std};
+use super::strings as s;
+use super::tools::EditTools;
+use crate::observe::ObservationOp;
+use crate::render::{Colormap, FieldCallback, FieldImage};
+
+/// The panels, left to right.
+const PANELS: [&str; 6] = ["truth", "observations", "posterior mean", "spread (std)", "member", "mean − truth"];
+
+/// Field-view state: the selected station and member, and whether a brush stroke is under way.
+#[derive(Default)]
+pub struct FieldsView {
+    pub station: Option<usize>,
+    pub member: usize,
+    stroking: bool,
+}
+
+/// Largest finite |v|, at least `floor`.
+fn max_abs(values: &[f64], floor: f64) -> f64 {
+    values.iter().filter(|v| v.is_finite()).fold(floor, |m, v| m.max(v.abs()))
+}
+
+impl FieldsView {
+    /// The six fields of the current state of the run, in panel order, each `length × dim`.
+    pub(super) fn images(&self, editor: &ScenarioEditor, run: &RunState, tweedie: bool) -> Vec<FieldImage> {
+        let scenario = editor.scenario();
+        let (length, dim) = (scenario.length, scenario.state_dim());
+        let n = length * dim;
+        let nan = vec![f64::NAN; n];
+        let truth = scenario.truth.clone().unwrap_or_else(|| nan.clone());
+        let mut observed = nan.clone();
+        for o in editor.observations() {
+            match &o.op {
+                ObservationOp::Identity { index } => observed[o.t * dim + index] = o.value,
+                ObservationOp::Mean { indices } => {
+                    for i in indices {
+                        observed[o.t * dim + i] = o.value;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (mean, std) = run.statistics_source(tweedie).map(|(v, m)| mean_std(v, m)).unwrap_or_default();
+        let (mean, std) = if mean.len() == n { (mean, std) } else { (nan.clone(), nan.clone()) };
+        let member: Vec<f64> = run
+            .shown(tweedie)
+            .filter(|sh| sh.members > 0)
+            .map(|sh| {
+                let m = self.member.min(sh.members - 1);
+                sh.values[m * n..(m + 1) * n].iter().map(|&v| v as f64).collect()
+            })
+            .unwrap_or_else(|| nan.clone());
+        let error: Vec<f64> = mean.iter().zip(&truth).map(|(m, t)| m - t).collect();
+        let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
+        let image = |values: &[f64], lo: f64, hi: f64, colormap| FieldImage {
+            width: dim,
+            height: length,
+            values: values.iter().map(|&v| v as f32).collect(),
+            lo: lo as f32,
+            hi: hi as f32,
+            colormap,
+        };
+        let err = max_abs(&error, 0.1);
+        vec![
+            image(&truth, -range, range, Colormap::Diverging),
+            image(&observed, -range, range, Colormap::Diverging),
+            image(&mean, -range, range, Colormap::Diverging),
+            image(&std, 0.0, max_abs(&std, 0.1), Colormap::Sequential),
+            image(&member, -range, range, Colormap::Diverging),
+            image(&error, -err, err, Colormap::Diverging),
+        ]
+    }
+
+    /// Draws the panels. Returns a message when an edit was refused.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        editor: &mut ScenarioEditor,
+        tools: &EditTools,
+        run: &RunState,
+        tweedie: bool,
+    ) -> Option<String> {
+        ui.label(s::FIELD_HINT);
+        let images = self.images(editor, run, tweedie);
+        let (length, dim) = (editor.scenario().length, editor.scenario().state_dim());
+        let gap = 8.0;
+        let width = ((ui.available_width() - gap * 5.0) / 6.0).max(60.0);
+        let height = (ui.available_height() * 0.55).clamp(120.0, 900.0);
+        let mut message = None;
+        ui.horizontal_top(|ui| {
+            ui.spacing_mut().item_spacing.x = gap;
+            for (k, image) in images.into_iter().enumerate() {
+                ui.vertical(|ui| {
+                    ui.label(egui::RichText::new(PANELS[k]).strong());
+                    let sense = if k == 1 && tools.edit { Sense::click_and_drag() } else { Sense::click() };
+                    let (rect, response) = ui.allocate_exact_size(Vec2::new(width, height), sense);
+                    let (lo, hi, colormap) = (image.lo, image.hi, image.colormap);
+                    ui.painter().add(Callback::new_paint_callback(
+                        rect,
+                        FieldCallback { slot: k as u64, image: Arc::new(image) },
+                    ));
+                    let cell_of = |pos: egui::Pos2| {
+                        let u = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 0.999);
+                        let v = ((pos.y - rect.top()) / rect.height()).clamp(0.0, 0.999);
+                        ((v * length as f32) as usize, (u * dim as f32) as usize)
+                    };
+                    if let Some(station) = self.station {
+                        let x = rect.left() + (station as f32 + 0.5) / dim as f32 * rect.width();
+                        ui.painter().line_segment(
+                            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+                            Stroke::new(1.0, Color32::from_white_alpha(120)),
+                        );
+                    }
+                    if k == 1 && tools.edit {
+                        if response.drag_started() {
+                            editor.begin_drag();
+                            self.stroking = true;
+                        }
+                        if (self.stroking || response.clicked())
+                            && let Some(pos) = response.interact_pointer_pos()
+                        {
+                            let (t, i) = cell_of(pos);
+                            if response.clicked() {
+                                editor.begin_drag();
+                            }
+                            if let Err(e) = editor.paint(t, i, tools.brush, tools.std) {
+                                message = Some(e.to_string());
+                            }
+                        }
+                        if response.drag_stopped() {
+                            self.stroking = false;
+                        }
+                    } else if response.clicked()
+                        && let Some(pos) = response.interact_pointer_pos()
+                    {
+                        self.station = Some(cell_of(pos).1);
+                    }
+                    colour_bar(ui, width, lo, hi, colormap);
+                });
+            }
+        });
+        message
+    }
+}
+
+/// A horizontal colour bar with its end values.
+fn colour_bar(ui: &mut Ui, width: f32, lo: f32, hi: f32, colormap: Colormap) {
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, 26.0), Sense::hover());
+    let bar = Rect::from_min_size(rect.min, Vec2::new(width, 10.0));
+    let steps = 48;
+    for k in 0..steps {
+        let v = lo + (hi - lo) * (k as f32 + 0.5) / steps as f32;
+        let [r, g, b, _] = colormap.rgba8(v, lo, hi);
+        let x0 = bar.left() + bar.width() * k as f32 / steps as f32;
+        let x1 = bar.left() + bar.width() * (k + 1) as f32 / steps as f32 + 0.5;
+        ui.painter().rect_filled(Rect::from_x_y_ranges(x0..=x1, bar.y_range()), 0.0, Color32::from_rgb(r, g, b));
+    }
+    let font = FontId::proportional(11.0);
+    let colour = ui.visuals().text_color();
+    ui.painter().text(
+        egui::pos2(bar.left(), bar.bottom() + 1.0),
+        Align2::LEFT_TOP,
+        format!("{lo:.2}"),
+        font.clone(),
+        colour,
+    );
+    ui.painter().text(egui::pos2(bar.right(), bar.bottom() + 1.0), Align2::RIGHT_TOP, format!("{hi:.2}"), font, colour);
+}

@@ -1,0 +1,115 @@
+//! Lessons: ready-made observation scenarios with a title and a short explanation, read from
+//! `assets/presets/*.json`. A lesson simulates its truth from a seed and observes it with a
+//! [`Pattern`], so the files stay small and readable.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::Pattern;
+use crate::dynamics::simulate_trajectory;
+use crate::rng;
+use crate::scenario::{SamplerSettings, Scenario, ScenarioError, system_from_json_str};
+
+/// Which view a lesson opens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewKind {
+    #[default]
+    Series,
+    Phase,
+    Fields,
+    Diagnostics,
+}
+
+/// A lesson file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lesson {
+    /// Position in the Lessons menu.
+    #[serde(default)]
+    pub order: i64,
+    pub title: String,
+    pub text: String,
+    /// A system name or a linear model object, as in scenario files.
+    pub system: Value,
+    pub length: usize,
+    /// The truth is simulated from this seed (stream 0, after the system's burn-in).
+    pub truth_seed: u64,
+    /// Observation noise std, physical units.
+    pub std: f64,
+    pub pattern: Pattern,
+    #[serde(default)]
+    pub sampler: SamplerSettings,
+    /// Checkpoint folder name under the bundled checkpoints (default: the system's default).
+    #[serde(default)]
+    pub checkpoint: Option<String>,
+    #[serde(default)]
+    pub view: ViewKind,
+    /// The file it came from (its stem names it on the command line).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+impl Lesson {
+    /// The name used by `--preset`: the file stem.
+    pub fn name(&self) -> String {
+        self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
+        let mut lesson: Lesson = serde_json::from_str(&text)
+            .map_err(|e| ScenarioError::Invalid { at: path.display().to_string(), message: e.to_string() })?;
+        lesson.path = path.to_path_buf();
+        lesson.sampler.validate()?;
+        Ok(lesson)
+    }
+
+    /// The lesson's scenario: the simulated truth, observed by the pattern with noise drawn from
+    /// `truth_seed`.
+    pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
+        let system = system_from_json_str(&serde_json::json!({ "system": self.system }).to_string())?;
+        let chain = system.chain();
+        let dim = chain.state_dim();
+        let truth =
+            simulate_trajectory(chain, self.length, chain.default_burn_in(), &mut rng::stream(self.truth_seed, 0));
+        let cells = self
+            .pattern
+            .cells(self.length, dim)
+            .map_err(|message| ScenarioError::Invalid { at: "pattern".into(), message })?;
+        let mut scenario =
+            Scenario { system, length: self.length, observations: Vec::new(), truth: Some(truth), sampler: None };
+        scenario.validate()?;
+        let mut editor = super::ScenarioEditor::new(scenario.clone(), self.truth_seed)?;
+        scenario.observations = editor.observe_truth(&cells, self.std)?;
+        scenario.sampler = Some(self.sampler.clone());
+        scenario.validate()?;
+        Ok(scenario)
+    }
+}
+
+/// Every lesson in `dir`, in menu order (then by file name); files that fail to load are returned as errors
+/// beside the good ones, so one broken file does not hide the rest.
+pub fn load_lessons(dir: &Path) -> (Vec<Lesson>, Vec<String>) {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(e) => return (Vec::new(), vec![format!("{}: {e}", dir.display())]),
+    };
+    paths.sort();
+    let mut lessons = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match Lesson::load(&path) {
+            Ok(lesson) => lessons.push(lesson),
+            Err(e) => errors.push(format!("{}: {e}", path.display())),
+        }
+    }
+    lessons.sort_by_key(|l| l.order);
+    (lessons, errors)
+}

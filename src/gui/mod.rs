@@ -1,0 +1,30 @@
+//! The desktop app: pick a lesson or system, edit how it is observed, and watch the worker
+//! sample the posterior live.
+//!
+//! The GUI owns no numerics: it edits a scenario ([`ScenarioEditor`]), sends jobs to the
+//! [`crate::worker::Worker`] and draws the frames and results it reports. Views: time series
+//! with mouse editing ([`series`]), the Lorenz-63 phase space, Lorenz-96 fields through the
+//! WGSL colormap ([`crate::render`]), and diagnostics. All user-facing text is in [`strings`].
+
+mod app;
+mod controls;
+mod diagnostics;
+mod editor;
+mod fields;
+mod figure;
+mod lessons;
+mod palette;
+mod patterns;
+mod phase;
+mod run_state;
+mod series;
+pub mod strings;
+mod tools;
+
+pub use app::{AppError, AppOptions, run_app};
+pub use controls::{GuidanceKind, SamplerControls, models_for};
+pub use diagnostics::{error_and_spread, rank_histogram};
+pub use editor::{ScenarioEditor, ValueSource};
+pub use lessons::{Lesson, ViewKind, load_lessons};
+pub use patterns::Pattern;
+pub use run_state::{RunState, Status, mean_std};

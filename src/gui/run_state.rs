@@ -1,0 +1,183 @@
+//! What the app knows of the current sampling job: its life cycle, its frames and results, and
+//! the statistics the views draw.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::worker::{Event, Finished, Frame, JobId, Reference};
+
+/// Where the job stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Idle,
+    Running,
+    Done,
+    Cancelled,
+    Failed(String),
+}
+
+/// The ensemble currently on screen: `members` trajectories of `per_member` values.
+pub struct Shown<'a> {
+    pub values: &'a [f32],
+    pub members: usize,
+    /// Mode of each member, if known.
+    pub labels: Option<&'a [usize]>,
+}
+
+/// The job the app follows and everything it has reported.
+pub struct RunState {
+    pub job: Option<JobId>,
+    pub status: Status,
+    pub device: String,
+    pub evaluations: usize,
+    pub asked_at: Instant,
+    pub live: Option<Frame>,
+    pub finished: Option<Arc<Finished>>,
+    pub reference: Option<Reference>,
+    /// Replay position in the finished job's history.
+    pub scrub: usize,
+    /// Misfit per step seen so far: (step, misfit).
+    pub misfit: Vec<(usize, f64)>,
+    /// Seconds from asking for the job to its first frame.
+    pub first_frame: Option<f64>,
+    /// Frame labels derived from the finished job's modes.
+    final_labels: Option<Arc<[usize]>>,
+}
+
+impl Default for RunState {
+    fn default() -> Self {
+        Self {
+            job: None,
+            status: Status::Idle,
+            device: String::new(),
+            evaluations: 0,
+            asked_at: Instant::now(),
+            live: None,
+            finished: None,
+            reference: None,
+            scrub: 0,
+            misfit: Vec::new(),
+            first_frame: None,
+            final_labels: None,
+        }
+    }
+}
+
+impl RunState {
+    /// Starts following job `id`, keeping the last frame on screen until the new one's first.
+    pub fn follow(&mut self, id: JobId) {
+        self.job = Some(id);
+        self.status = Status::Running;
+        self.asked_at = Instant::now();
+        self.finished = None;
+        self.reference = None;
+        self.misfit.clear();
+        self.first_frame = None;
+        self.final_labels = None;
+    }
+
+    /// Applies a worker event; events of other jobs are ignored. Returns whether it mattered.
+    pub fn apply(&mut self, event: Event) -> bool {
+        if Some(event.job()) != self.job {
+            return false;
+        }
+        match event {
+            Event::Started { device, evaluations, .. } => {
+                self.device = device;
+                self.evaluations = evaluations;
+            }
+            Event::Reference(r) => self.reference = Some(*r),
+            Event::Finished(f) => {
+                self.misfit = f.history.iter().map(|fr| (fr.step, fr.misfit)).collect();
+                self.scrub = f.history.len().saturating_sub(1);
+                let shown = f.history.last().map_or(0, |fr| fr.members);
+                let mut labels = vec![0usize; shown];
+                for (m, mode) in f.modes.iter().enumerate() {
+                    for &i in mode.members.iter().filter(|&&i| i < shown) {
+                        labels[i] = m;
+                    }
+                }
+                self.final_labels = Some(labels.into());
+                self.live = f.history.last().cloned();
+                self.finished = Some(Arc::from(f));
+                self.status = Status::Done;
+            }
+            Event::Failed { reason, .. } => self.status = Status::Failed(reason),
+            Event::Cancelled { .. } => self.status = Status::Cancelled,
+        }
+        true
+    }
+
+    /// Takes a frame from the worker; frames of other jobs are ignored.
+    pub fn frame(&mut self, frame: Frame) -> bool {
+        if Some(frame.job) != self.job || self.finished.is_some() {
+            return false;
+        }
+        if self.first_frame.is_none() {
+            self.first_frame = Some(self.asked_at.elapsed().as_secs_f64());
+        }
+        if self.misfit.last().is_none_or(|&(s, _)| s < frame.step) {
+            self.misfit.push((frame.step, frame.misfit));
+        }
+        self.live = Some(frame);
+        true
+    }
+
+    /// The frame on screen: the replay position after a run, the newest frame during one.
+    pub fn frame_shown(&self) -> Option<&Frame> {
+        match &self.finished {
+            Some(f) => f.history.get(self.scrub).or(self.live.as_ref()),
+            None => self.live.as_ref(),
+        }
+    }
+
+    /// Whether the replay is at the final step (then statistics use the whole ensemble).
+    pub fn at_end(&self) -> bool {
+        self.finished.as_ref().is_some_and(|f| self.scrub + 1 >= f.history.len())
+    }
+
+    /// The members to draw: x(t) or the Tweedie estimate, with their mode labels.
+    pub fn shown(&self, tweedie: bool) -> Option<Shown<'_>> {
+        let frame = self.frame_shown()?;
+        let labels =
+            if self.at_end() { self.final_labels.as_deref() } else { None }.or_else(|| self.latest_labels(frame.step));
+        Some(Shown { values: if tweedie { &frame.tweedie } else { &frame.x }, members: frame.members, labels })
+    }
+
+    /// The most recent live clustering at or before `step`.
+    fn latest_labels(&self, step: usize) -> Option<&[usize]> {
+        match &self.finished {
+            Some(f) => f.history.iter().take_while(|fr| fr.step <= step).filter_map(|fr| fr.labels.as_deref()).last(),
+            None => self.live.as_ref().and_then(|fr| fr.labels.as_deref()),
+        }
+    }
+
+    /// The ensemble statistics are computed from: the whole ensemble at the end of a run, the
+    /// drawn members otherwise.
+    pub fn statistics_source(&self, tweedie: bool) -> Option<(&[f32], usize)> {
+        if self.at_end() {
+            let f = self.finished.as_ref()?;
+            return Some((&f.ensemble, f.samples));
+        }
+        self.shown(tweedie).map(|s| (s.values, s.members))
+    }
+}
+
+/// Per-value mean and standard deviation over `members` flat trajectories.
+pub fn mean_std(values: &[f32], members: usize) -> (Vec<f64>, Vec<f64>) {
+    if members == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let n = values.len() / members;
+    let mut mean = vec![0.0; n];
+    let mut sq = vec![0.0; n];
+    for member in values.chunks_exact(n) {
+        for (i, &v) in member.iter().enumerate() {
+            mean[i] += v as f64;
+            sq[i] += (v as f64) * (v as f64);
+        }
+    }
+    let m = members as f64;
+    let std = mean.iter().zip(&sq).map(|(s, q)| (q / m - (s / m).powi(2)).max(0.0).sqrt()).collect();
+    (mean.into_iter().map(|s| s / m).collect(), std)
+}

@@ -1,0 +1,227 @@
+//! Time-series views (Lorenz-63, the linear toy, one Lorenz-96 station): one plot per component
+//! with every member, the mean and ±2σ band, modes, truth, the exact reference and the
+//! observations, which can be added, dragged and deleted with the mouse.
+
+use eframe::egui::{self, Pos2, Ui};
+use egui_plot::{FilledArea, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints, Points};
+
+use super::editor::{ScenarioEditor, ValueSource};
+use super::palette;
+use super::run_state::{RunState, mean_std};
+use super::strings as s;
+use super::tools::{EditTools, drawn_at, value_at};
+use crate::metrics::Mode;
+
+/// Pixels within which a click or drag picks an observation.
+const PICK_RADIUS: f32 = 10.0;
+
+/// State kept between frames: the observation being dragged.
+#[derive(Default)]
+pub struct SeriesView {
+    dragging: Option<usize>,
+}
+
+/// What a series view draws.
+pub struct SeriesData<'a> {
+    pub run: &'a RunState,
+    pub tweedie: bool,
+    /// Components to plot, with their names.
+    pub components: Vec<(usize, String)>,
+    /// Modes of the finished ensemble (drawn as mean lines when there are several).
+    pub modes: &'a [Mode],
+}
+
+impl SeriesView {
+    /// Draws one plot per component, stacked. Returns a message for the status line when an edit
+    /// was refused.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        editor: &mut ScenarioEditor,
+        tools: &EditTools,
+        data: &SeriesData,
+    ) -> Option<String> {
+        let scenario = editor.scenario();
+        let dim = scenario.state_dim();
+        let length = scenario.length;
+        let per = length * dim;
+        let n = data.components.len().max(1);
+        let height = ((ui.available_height() - 6.0 * n as f32) / n as f32).max(90.0);
+        let shown = data.run.shown(data.tweedie);
+        let stats = data.run.statistics_source(data.tweedie).map(|(v, m)| mean_std(v, m));
+        let truth = scenario.truth.clone();
+        let reference = data.run.reference.as_ref();
+        let ts: Vec<f64> = (0..length).map(|t| t as f64).collect();
+        let link = egui::Id::unique("series-x-link");
+        let mut message = None;
+
+        for (row, (c, name)) in data.components.iter().enumerate() {
+            let c = *c;
+            let series =
+                |values: &[f64]| -> Vec<[f64; 2]> { (0..length).map(|t| [t as f64, values[t * dim + c]]).collect() };
+            let mut plot = Plot::new(("series", c))
+                .height(height)
+                .link_axis(link, [true, false])
+                .y_axis_label(name.clone())
+                .show_x(true)
+                .show_y(true)
+                .y_axis_min_width(36.0);
+            if row + 1 == n {
+                plot = plot.x_axis_label("state index");
+            }
+            if row == 0 {
+                plot = plot.legend(Legend::default());
+            }
+            if tools.edit {
+                plot = plot.allow_drag(false).allow_boxed_zoom(false).allow_scroll(false).allow_zoom(false);
+            }
+            let observations = editor.observations();
+            let mut hits: Vec<(usize, PlotPoint)> = Vec::new();
+            for (i, o) in observations.iter().enumerate() {
+                if o.op.indices() == [c] {
+                    for y in drawn_at(&o.op, o.value) {
+                        hits.push((i, PlotPoint::new(o.t as f64, y)));
+                    }
+                }
+            }
+            let response = plot.show(ui, |plot_ui| {
+                if let Some(shown) = &shown {
+                    for m in 0..shown.members {
+                        let values = &shown.values[m * per..(m + 1) * per];
+                        let points: PlotPoints = (0..length).map(|t| [t as f64, values[t * dim + c] as f64]).collect();
+                        let colour = palette::mode(shown.labels.and_then(|l| l.get(m).copied()).unwrap_or(0));
+                        let alpha = (6.0 / shown.members as f32).clamp(0.12, 0.6);
+                        plot_ui.line(
+                            Line::new("", points).color(palette::faded(colour, alpha)).width(1.0).allow_hover(false),
+                        );
+                    }
+                }
+                if let Some((mean, std)) = &stats
+                    && mean.len() == per
+                {
+                    let lo: Vec<f64> = (0..length).map(|t| mean[t * dim + c] - 2.0 * std[t * dim + c]).collect();
+                    let hi: Vec<f64> = (0..length).map(|t| mean[t * dim + c] + 2.0 * std[t * dim + c]).collect();
+                    plot_ui
+                        .add(FilledArea::new(s::BAND, &ts, &lo, &hi).fill_color(palette::faded(palette::MEAN, 0.15)));
+                    plot_ui.line(Line::new(s::MEAN, series(mean)).color(palette::MEAN).width(2.0));
+                }
+                if data.modes.len() > 1 && data.run.at_end() {
+                    for (m, mode) in data.modes.iter().enumerate() {
+                        if mode.mean.len() == per {
+                            plot_ui.line(
+                                Line::new(format!("mode {} ({:.0}%)", m + 1, 100.0 * mode.weight), series(&mode.mean))
+                                    .color(palette::mode(m))
+                                    .width(2.5)
+                                    .style(LineStyle::dashed_loose()),
+                            );
+                        }
+                    }
+                }
+                if let Some(r) = reference
+                    && r.mean.len() == per
+                {
+                    let lo: Vec<f64> = (0..length).map(|t| r.mean[t * dim + c] - 2.0 * r.std[t * dim + c]).collect();
+                    let hi: Vec<f64> = (0..length).map(|t| r.mean[t * dim + c] + 2.0 * r.std[t * dim + c]).collect();
+                    plot_ui
+                        .add(FilledArea::new(s::EXACT, &ts, &lo, &hi).fill_color(palette::faded(palette::EXACT, 0.12)));
+                    plot_ui.line(
+                        Line::new(s::EXACT, series(&r.mean))
+                            .color(palette::EXACT)
+                            .width(1.5)
+                            .style(LineStyle::dashed_dense()),
+                    );
+                }
+                if let Some(truth) = &truth {
+                    plot_ui.line(Line::new(s::TRUTH, series(truth)).color(palette::TRUTH).width(1.5));
+                }
+                for o in observations.iter().filter(|o| o.op.indices() == [c]) {
+                    for y in drawn_at(&o.op, o.value) {
+                        let spread = match o.op {
+                            crate::observe::ObservationOp::Square { .. } => 2.0 * o.std / (2.0 * y.abs()).max(1e-9),
+                            _ => 2.0 * o.std,
+                        };
+                        plot_ui.line(
+                            Line::new("", vec![[o.t as f64, y - spread], [o.t as f64, y + spread]])
+                                .color(palette::OBSERVATION)
+                                .width(1.5)
+                                .allow_hover(false),
+                        );
+                    }
+                }
+                let (identity, folded): (Vec<_>, Vec<_>) = hits
+                    .iter()
+                    .partition(|(i, _)| matches!(observations[*i].op, crate::observe::ObservationOp::Identity { .. }));
+                plot_ui.points(
+                    Points::new(s::OBSERVED, identity.iter().map(|(_, p)| [p.x, p.y]).collect::<Vec<_>>())
+                        .color(palette::OBSERVATION)
+                        .radius(3.5),
+                );
+                if !folded.is_empty() {
+                    plot_ui.points(
+                        Points::new(
+                            "|x| or x² observations (both signs)",
+                            folded.iter().map(|(_, p)| [p.x, p.y]).collect::<Vec<_>>(),
+                        )
+                        .color(palette::OBSERVATION)
+                        .filled(false)
+                        .radius(4.5),
+                    );
+                }
+            });
+            if !tools.edit {
+                continue;
+            }
+            let r = &response.response;
+            let transform = &response.transform;
+            let nearest = |pos: Pos2| -> Option<usize> {
+                hits.iter()
+                    .map(|(i, p)| (*i, transform.position_from_point(p).distance(pos)))
+                    .filter(|(_, d)| *d <= PICK_RADIUS)
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(i, _)| i)
+            };
+            let pointer = r.interact_pointer_pos().or(r.hover_pos());
+            let to_state = |p: Pos2| {
+                let v = transform.value_from_position(p);
+                ((v.x.round().max(0.0) as usize).min(length.saturating_sub(1)), v.y)
+            };
+            if r.drag_started_by(egui::PointerButton::Primary)
+                && let Some(i) = pointer.and_then(nearest)
+            {
+                self.dragging = Some(i);
+                editor.begin_drag();
+            }
+            if let (Some(i), Some(p)) = (self.dragging, pointer)
+                && r.dragged()
+            {
+                let (t, y) = to_state(p);
+                if let Some(o) = editor.observations().get(i).cloned()
+                    && let Err(e) = editor.drag(i, t, value_at(&o.op, y))
+                {
+                    message = Some(e.to_string());
+                }
+            }
+            if r.drag_stopped() {
+                self.dragging = None;
+            }
+            if r.clicked()
+                && let Some(p) = pointer
+                && nearest(p).is_none()
+            {
+                let (t, y) = to_state(p);
+                let op = tools.operator(c);
+                let source = if tools.from_truth { ValueSource::Truth } else { ValueSource::At(value_at(&op, y)) };
+                if let Err(e) = editor.add(t, op, tools.std, source) {
+                    message = Some(e.to_string());
+                }
+            }
+            if r.secondary_clicked()
+                && let Some(i) = pointer.and_then(nearest)
+                && let Err(e) = editor.remove(i)
+            {
+                message = Some(e.to_string());
+            }
+        }
+        message
+    }
+}

@@ -1,0 +1,116 @@
+//! Every piece of user-facing text in the app: labels, tooltips (one sentence on what each
+//! control trades) and explanations, kept together so they read consistently.
+
+pub const APP_TITLE: &str = "SDA Lab";
+
+// Sampler controls.
+pub const MODEL: &str = "Model";
+pub const MODEL_TIP: &str = "The trained prior: a larger window k sees longer stretches of the trajectory and fits the dynamics better, at a higher cost per step.";
+pub const MODEL_EXACT: &str = "exact Gaussian prior";
+pub const MODEL_EXACT_TIP: &str =
+    "The linear system's prior is known exactly, so no network is needed: what you see is the sampler's own error.";
+pub const SAMPLES: &str = "Ensemble size";
+pub const SAMPLES_TIP: &str =
+    "More members describe the posterior better (rarer modes, smoother statistics) and cost proportionally more time.";
+pub const STEPS: &str = "Steps";
+pub const STEPS_TIP: &str =
+    "Reverse-diffusion steps: more steps follow the noise schedule more faithfully but take longer.";
+pub const CORRECTIONS: &str = "Corrections C";
+pub const CORRECTIONS_TIP: &str =
+    "Langevin corrections after each step pull samples back onto the posterior; each one costs a network call.";
+pub const TAU: &str = "τ";
+pub const TAU_TIP: &str = "Langevin step size: larger moves faster but can overshoot and blur the posterior.";
+pub const GUIDANCE: &str = "Guidance";
+pub const GUIDANCE_TIP: &str = "How observations steer the prior: SDA's Gaussian likelihood approximation, DPS's gradient step, or none (samples from the prior).";
+pub const GAMMA: &str = "γ";
+pub const GAMMA_TIP: &str = "SDA's variance inflation: larger is more cautious early in the diffusion, smaller follows the observations more tightly.";
+pub const ZETA: &str = "ζ";
+pub const ZETA_TIP: &str =
+    "DPS's step scale: larger pulls harder towards the observations and can destabilise sampling.";
+pub const SEED: &str = "Seed";
+pub const SEED_TIP: &str = "Fixes the random draws: the same seed and settings give the same ensemble.";
+pub const RUN: &str = "Run";
+pub const RUN_TIP: &str = "Sample the posterior with these settings (edits re-run it automatically).";
+pub const PAUSE: &str = "Pause";
+pub const RESUME: &str = "Resume";
+pub const PAUSE_TIP: &str = "Hold the sampler after its current step; the last frame stays on screen.";
+pub const STEP: &str = "Step";
+pub const STEP_TIP: &str = "While paused, advance the sampler by one step.";
+pub const CANCEL: &str = "Cancel";
+pub const CANCEL_TIP: &str = "Stop the running job; nothing is kept from it.";
+pub const AUTO_RUN: &str = "Re-run on edit";
+pub const AUTO_RUN_TIP: &str =
+    "Replace the running job whenever the observations change, so the posterior follows the pen.";
+
+// Display.
+pub const SHOW_TWEEDIE: &str = "Show the Tweedie estimate";
+pub const SHOW_TWEEDIE_TIP: &str =
+    "Draw what each noisy sample will become (the denoised estimate) instead of the noisy state x(t).";
+pub const SCRUB: &str = "Replay step";
+pub const SCRUB_TIP: &str = "After a run, go back to any stored step of the reverse diffusion.";
+pub const MEMBERS_SHOWN: &str = "Members drawn";
+pub const MEMBERS_SHOWN_TIP: &str =
+    "How many members are streamed and drawn while sampling; statistics always use the whole ensemble.";
+
+// Observation editing.
+pub const OBSERVE: &str = "Observations";
+pub const EDIT_MODE: &str = "Edit observations";
+pub const EDIT_MODE_TIP: &str =
+    "Click to add an observation, drag one to move it, right-click to delete it. Off: drag pans, scroll zooms.";
+pub const OPERATOR: &str = "Operator";
+pub const OPERATOR_TIP: &str =
+    "What a new observation measures: the value, its absolute value (sign lost) or its square.";
+pub const FROM_TRUTH: &str = "Value from truth + noise";
+pub const FROM_TRUTH_TIP: &str =
+    "On: a new observation is the truth plus noise. Off: it is exactly where you click (try contradicting the truth).";
+pub const NOISE: &str = "Noise σ";
+pub const NOISE_TIP: &str =
+    "Observation noise std: smaller trusts observations more; existing observations keep their standardised noise.";
+pub const RESAMPLE: &str = "Resample noise";
+pub const RESAMPLE_TIP: &str = "Draw new observation noise around the truth.";
+pub const CLEAR: &str = "Clear";
+pub const CLEAR_TIP: &str = "Remove every observation (undo brings them back).";
+pub const UNDO: &str = "Undo";
+pub const REDO: &str = "Redo";
+pub const BRUSH: &str = "Brush";
+pub const BRUSH_TIP: &str = "Drag over the observations panel to observe cells.";
+pub const ERASER: &str = "Eraser";
+pub const ERASER_TIP: &str = "Drag over the observations panel to stop observing cells.";
+pub const PRESETS: &str = "Pattern";
+pub const PRESETS_TIP: &str =
+    "Replace the observations by a standard pattern, drawn from the truth with the current noise.";
+
+// Views.
+pub const VIEW_SERIES: &str = "Time series";
+pub const VIEW_PHASE: &str = "Phase space";
+pub const VIEW_FIELDS: &str = "Fields";
+pub const VIEW_DIAGNOSTICS: &str = "Diagnostics";
+pub const PHASE_HINT: &str = "Drag to rotate. Grey: the attractor. Coloured: members, by mode.";
+pub const FIELD_HINT: &str = "Click a cell for its time series. Time runs down, stations across.";
+pub const TRUTH: &str = "truth";
+pub const MEAN: &str = "posterior mean";
+pub const BAND: &str = "mean ± 2σ";
+pub const EXACT: &str = "exact (Kalman/RTS) mean ± 2σ";
+pub const OBSERVED: &str = "observations ± 2σ_y";
+pub const MODES: &str = "Modes";
+pub const MODES_TIP: &str = "Clusters of whole trajectories: each is a distinct explanation of the observations, with its share of the ensemble.";
+
+// Diagnostics.
+pub const RMSE_SPREAD: &str = "RMSE of the mean vs truth, and spread, per state";
+pub const MISFIT: &str = "Observation misfit over diffusion steps (RMS of residual / σ_y; 1 is ideal)";
+pub const RANK: &str = "Rank histogram of the truth in the ensemble (flat is calibrated)";
+
+// Files.
+pub const MENU_FILE: &str = "File";
+pub const MENU_LESSONS: &str = "Lessons";
+pub const OPEN_SCENARIO: &str = "Open scenario…";
+pub const SAVE_SCENARIO: &str = "Save scenario…";
+pub const EXPORT_PNG: &str = "Export view as PNG…";
+pub const EXPORT_SVG: &str = "Export view as SVG…";
+pub const EXPORT_NPY: &str = "Export ensemble as .npy…";
+pub const PATH_PROMPT: &str = "File path";
+pub const NO_TRUTH: &str = "This scenario has no truth: place observation values by hand.";
+pub const SYSTEM: &str = "System";
+pub const SYSTEM_TIP: &str = "Start a new twin experiment: a fresh simulated truth of this system, observed sparsely.";
+pub const NEW_TRUTH: &str = "New truth";
+pub const NEW_SEED: &str = "new";
