@@ -138,3 +138,51 @@ fn a_broken_lesson_is_reported_and_the_others_still_load() {
     let swath = Pattern::Swath { width: 0, shift: 1, times: 1 };
     assert!(swath.cells(5, 40).unwrap_err().contains("width"));
 }
+
+#[test]
+fn figures_export_as_png_and_svg_and_bad_paths_fail_cleanly() {
+    use sdalab::gui::{FieldsFigure, SeriesFigure, Shown, save_fields, save_series};
+    use sdalab::render::{Colormap, FieldImage};
+
+    let editor = lorenz63_editor();
+    let scenario = editor.scenario();
+    let truth = scenario.truth.clone().unwrap();
+    // Three members: the truth shifted by −1, 0, +1.
+    let members: Vec<f32> = (-1..=1).flat_map(|s| truth.iter().map(move |v| (*v + s as f64) as f32)).collect();
+    let labels = [0usize, 1, 1];
+    let fig = SeriesFigure {
+        title: "export test".into(),
+        components: vec![(0, "x".into()), (2, "z".into())],
+        length: scenario.length,
+        dim: 3,
+        members: Some(Shown { values: &members, members: 3, labels: Some(&labels) }),
+        mean_std: Some(sdalab::gui::mean_std(&members, 3)),
+        truth: Some(&truth),
+        observations: &scenario.observations,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("series.png");
+    save_series(&png, &fig).unwrap();
+    let image = image::open(&png).unwrap();
+    assert_eq!((image.width(), image.height()), (1200, 2 * 260 + 40));
+    let svg = dir.path().join("series.svg");
+    save_series(&svg, &fig).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg") && text.contains("export test"));
+
+    let field = FieldImage {
+        width: 4,
+        height: 3,
+        values: (0..12).map(|v| v as f32).collect(),
+        lo: 0.0,
+        hi: 11.0,
+        colormap: Colormap::Sequential,
+    };
+    let fields =
+        FieldsFigure { title: "fields".into(), panels: vec![("a".into(), field.clone()), ("b".into(), field)] };
+    save_fields(&dir.path().join("fields.png"), &fields).unwrap();
+
+    let missing = dir.path().join("no/such/folder/series.png");
+    assert!(save_series(&missing, &fig).is_err());
+    assert!(!missing.exists());
+}

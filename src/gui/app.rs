@@ -13,6 +13,7 @@ use super::diagnostics;
 use super::editor::ScenarioEditor;
 use super::fields::FieldsView;
 use super::figure::{FieldsFigure, SeriesFigure, save_fields, save_series};
+use super::frame_bench::{FrameBench, Phase};
 use super::lessons::{Lesson, ViewKind, load_lessons};
 use super::patterns::Pattern;
 use super::phase::PhaseView;
@@ -44,6 +45,8 @@ pub struct AppOptions {
     pub screenshot: Option<PathBuf>,
     /// Window size in points.
     pub size: [f32; 2],
+    /// Run the GUI benchmark and write its report (markdown) here, then exit.
+    pub bench: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +66,7 @@ pub fn run_app(options: AppOptions) -> Result<(), AppError> {
         renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
-    let automated = options.screenshot.is_some();
+    let automated = options.screenshot.is_some() || options.bench.is_some();
     let result = {
         let outcome = outcome.clone();
         eframe::run_native(
@@ -144,6 +147,7 @@ pub struct SdaApp {
     outcome: Arc<Mutex<Option<Result<(), String>>>>,
     screenshot_tx: Sender<Arc<ColorImage>>,
     screenshot_rx: Receiver<Arc<ColorImage>>,
+    bench: Option<FrameBench>,
 }
 
 impl SdaApp {
@@ -179,7 +183,8 @@ impl SdaApp {
         };
         let editor = ScenarioEditor::new(scenario, 1).map_err(|e| e.to_string())?;
         let (screenshot_tx, screenshot_rx) = unbounded();
-        let automation = if options.run || options.screenshot.is_some() {
+        let bench = options.bench.clone().map(FrameBench::new);
+        let automation = if options.run || options.screenshot.is_some() || bench.is_some() {
             Automation::WaitingForRun { deadline: Instant::now() + Duration::from_secs(900) }
         } else {
             Automation::Off
@@ -210,6 +215,7 @@ impl SdaApp {
             outcome,
             screenshot_tx,
             screenshot_rx,
+            bench,
         };
         if let Some(i) = index {
             app.open_lesson(i);
@@ -349,6 +355,10 @@ impl SdaApp {
     }
 
     fn automate(&mut self, ctx: &egui::Context) {
+        if self.bench.is_some() {
+            self.bench_step(ctx);
+            return;
+        }
         match &self.automation {
             Automation::Off | Automation::Done => {}
             Automation::WaitingForRun { deadline } => {
@@ -394,13 +404,55 @@ impl SdaApp {
         }
     }
 
+    /// The benchmark's script: stream a job, then add an observation and time the re-run.
+    fn bench_step(&mut self, ctx: &egui::Context) {
+        let Some(bench) = self.bench.as_mut() else { return };
+        match (bench.phase, &self.run.status) {
+            (_, Status::Failed(reason)) => {
+                let reason = format!("the run failed: {reason}");
+                self.finish_automation(ctx, Err(reason));
+            }
+            (Phase::Streaming, Status::Done) => {
+                let scenario = self.editor.scenario();
+                let t = scenario.length / 2 + 1;
+                let op = self.tools.operator(0);
+                let edit = Instant::now();
+                match self.editor.add(t, op, self.tools.std, super::editor::ValueSource::Truth) {
+                    Ok(_) => bench.phase = Phase::Edited { edit },
+                    Err(e) => {
+                        let reason = format!("the benchmark's edit failed: {e}");
+                        self.finish_automation(ctx, Err(reason));
+                    }
+                }
+            }
+            (Phase::Edited { edit }, _) => {
+                if let Some(first) = self.run.first_frame.filter(|_| self.run_revision == Some(self.editor.revision()))
+                {
+                    bench.edit_to_start_ms = (self.run.asked_at - edit).as_secs_f64() * 1e3;
+                    bench.start_to_frame_ms = first * 1e3;
+                    bench.phase = Phase::Done;
+                    let title = self.lesson.map_or_else(String::new, |i| self.lessons[i].title.clone());
+                    let report = bench.report(&title, &self.run.device);
+                    let out = bench.out.clone();
+                    let result =
+                        crate::export::write_atomically(&out, |w| std::io::Write::write_all(w, report.as_bytes()))
+                            .map_err(|e| e.to_string());
+                    self.finish_automation(ctx, result);
+                } else {
+                    ctx.request_repaint_after(Duration::from_millis(5));
+                }
+            }
+            _ => ctx.request_repaint_after(Duration::from_millis(50)),
+        }
+    }
+
     fn finish_automation(&mut self, ctx: &egui::Context, result: Result<(), String>) {
         if let Err(reason) = &result {
             self.message = reason.clone();
         }
         *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         self.automation = Automation::Done;
-        if self.options.screenshot.is_some() {
+        if self.options.screenshot.is_some() || self.options.bench.is_some() {
             ctx.send_viewport_cmd(ViewportCommand::Close);
         }
     }
@@ -808,9 +860,10 @@ fn fallback_lesson() -> Lesson {
 }
 
 impl eframe::App for SdaApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let build = Instant::now();
         let ctx = ui.ctx().clone();
-        self.poll_worker();
+        let new_frame = self.poll_worker();
         if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, Key::Z)) {
             self.editor.redo();
         } else if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::Z)) {
@@ -822,6 +875,11 @@ impl eframe::App for SdaApp {
         egui::CentralPanel::default().show(ui, |ui| self.views(ui));
         self.file_dialog(&ctx);
         self.debounce(&ctx);
+        if self.run.status == Status::Running {
+            if let Some(bench) = self.bench.as_mut() {
+                bench.record(build.elapsed(), frame.info().cpu_usage, new_frame);
+            }
+        }
         self.automate(&ctx);
     }
 }

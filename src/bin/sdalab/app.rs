@@ -21,6 +21,10 @@ pub struct AppArgs {
     /// Folder of checkpoint folders (default: the bundled ones).
     #[arg(long)]
     pub checkpoints: Option<PathBuf>,
+    /// Benchmark the GUI: sample the lesson while timing frames, then add an observation and time
+    /// the re-run; write the report (markdown) here and exit.
+    #[arg(long, conflicts_with = "screenshot")]
+    pub bench_gui: Option<PathBuf>,
     /// Window size in points, WIDTHxHEIGHT.
     #[arg(long, default_value = "1500x950", value_parser = parse_size)]
     pub size: [f32; 2],
@@ -43,6 +47,7 @@ pub fn run(args: &AppArgs) -> anyhow::Result<()> {
         run: args.run,
         screenshot: args.screenshot.clone(),
         size: args.size,
+        bench: args.bench_gui.clone(),
     };
     run_app(options)?;
     Ok(())
