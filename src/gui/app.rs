@@ -875,10 +875,10 @@ impl eframe::App for SdaApp {
         egui::CentralPanel::default().show(ui, |ui| self.views(ui));
         self.file_dialog(&ctx);
         self.debounce(&ctx);
-        if self.run.status == Status::Running {
-            if let Some(bench) = self.bench.as_mut() {
-                bench.record(build.elapsed(), frame.info().cpu_usage, new_frame);
-            }
+        if self.run.status == Status::Running
+            && let Some(bench) = self.bench.as_mut()
+        {
+            bench.record(build.elapsed(), frame.info().cpu_usage, new_frame);
         }
         self.automate(&ctx);
     }
