@@ -121,9 +121,17 @@ fn bad_input_is_one_line_a_failure_and_writes_nothing() {
 }
 
 #[test]
-fn no_subcommand_prints_help() {
-    let o = sdalab("");
+fn help_lists_the_commands_and_no_command_without_a_display_says_so() {
+    let o = sdalab("--help");
     assert_ok(&o);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("simulate") && text.contains("scenario"), "{text}");
+    assert!(text.contains("simulate") && text.contains("scenario") && text.contains("--preset"), "{text}");
+    // With no command the app opens; with no display that fails with a one-line reason.
+    let o = Command::new(env!("CARGO_BIN_EXE_sdalab"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .output()
+        .unwrap();
+    assert_rejected(&o, "DISPLAY", Path::new("/nonexistent/never-written"));
 }
