@@ -136,8 +136,6 @@ pub struct SdaApp {
     auto_run: bool,
     /// Revision of the observations the current job was started from.
     run_revision: Option<u64>,
-    last_edit: Instant,
-    seen_revision: u64,
     series: SeriesView,
     phase: PhaseView,
     fields: FieldsView,
@@ -204,8 +202,6 @@ impl SdaApp {
             tweedie: false,
             auto_run: true,
             run_revision: None,
-            last_edit: Instant::now(),
-            seen_revision: 0,
             series: SeriesView::default(),
             phase: PhaseView::default(),
             fields: FieldsView::default(),
@@ -279,7 +275,6 @@ impl SdaApp {
                     ViewKind::Diagnostics => View::Diagnostics,
                 };
                 self.message = format!("Lesson: {}", lesson.title);
-                self.seen_revision = self.editor.revision();
                 if self.auto_run {
                     self.start_run();
                 }
@@ -340,12 +335,8 @@ impl SdaApp {
     /// Re-runs the sampler once the observations have been still for [`DEBOUNCE`].
     fn debounce(&mut self, ctx: &egui::Context) {
         let revision = self.editor.revision();
-        if revision != self.seen_revision {
-            self.seen_revision = revision;
-            self.last_edit = Instant::now();
-        }
         if self.auto_run && self.run_revision.is_some_and(|r| r != revision) {
-            let waited = self.last_edit.elapsed();
+            let waited = self.editor.changed_at().elapsed();
             if waited >= DEBOUNCE {
                 self.start_run();
             } else {
@@ -439,10 +430,11 @@ impl SdaApp {
                             .map_err(|e| e.to_string());
                     self.finish_automation(ctx, result);
                 } else {
-                    ctx.request_repaint_after(Duration::from_millis(5));
+                    // The worker wakes the GUI when the frame arrives; this is only a fallback.
+                    ctx.request_repaint_after(Duration::from_millis(250));
                 }
             }
-            _ => ctx.request_repaint_after(Duration::from_millis(50)),
+            _ => ctx.request_repaint_after(Duration::from_millis(250)),
         }
     }
 

@@ -5,6 +5,7 @@
 //! watches to re-run the sampler.
 
 use std::path::Path;
+use std::time::Instant;
 
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -34,13 +35,14 @@ pub struct ScenarioEditor {
     /// Noise draws so far: each draw uses its own stream, so edits are reproducible.
     draws: u64,
     revision: u64,
+    changed_at: Instant,
 }
 
 impl ScenarioEditor {
     /// Edits `scenario` (validated first); new noise is drawn from streams of `noise_seed`.
     pub fn new(scenario: Scenario, noise_seed: u64) -> Result<Self, ScenarioError> {
         scenario.validate()?;
-        Ok(Self { scenario, undo: Vec::new(), redo: Vec::new(), noise_seed, draws: 0, revision: 0 })
+        Ok(Self { scenario, undo: Vec::new(), redo: Vec::new(), noise_seed, draws: 0, revision: 0, changed_at: Instant::now() })
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -54,6 +56,16 @@ impl ScenarioEditor {
     /// Increases with every change of the observations.
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// When the observations last changed.
+    pub fn changed_at(&self) -> Instant {
+        self.changed_at
+    }
+
+    fn bump(&mut self) {
+        self.revision += 1;
+        self.changed_at = Instant::now();
     }
 
     pub fn can_undo(&self) -> bool {
@@ -90,7 +102,7 @@ impl ScenarioEditor {
             }
             self.redo.clear();
         }
-        self.revision += 1;
+        self.bump();
         Ok(())
     }
 
@@ -218,7 +230,7 @@ impl ScenarioEditor {
         match self.undo.pop() {
             Some(previous) => {
                 self.redo.push(std::mem::replace(&mut self.scenario.observations, previous));
-                self.revision += 1;
+                self.bump();
                 true
             }
             None => false,
@@ -229,7 +241,7 @@ impl ScenarioEditor {
         match self.redo.pop() {
             Some(next) => {
                 self.undo.push(std::mem::replace(&mut self.scenario.observations, next));
-                self.revision += 1;
+                self.bump();
                 true
             }
             None => false,
@@ -254,7 +266,7 @@ impl ScenarioEditor {
         self.scenario = scenario;
         self.undo.clear();
         self.redo.clear();
-        self.revision += 1;
+        self.bump();
         Ok(())
     }
 }
