@@ -38,6 +38,19 @@ pub fn rank_histogram(values: &[f32], members: usize, truth: &[f64]) -> Vec<usiz
     counts
 }
 
+/// Merges neighbouring bins of `counts` into at most `bins` bins of equal rank width; returns the
+/// merged counts and the rank each bin starts at.
+pub fn coarsen(counts: &[usize], bins: usize) -> Vec<(usize, usize)> {
+    let n = counts.len();
+    let bins = bins.clamp(1, n.max(1));
+    (0..bins)
+        .map(|b| {
+            let (start, end) = (b * n / bins, (b + 1) * n / bins);
+            (start, counts[start..end].iter().sum())
+        })
+        .collect()
+}
+
 pub fn ui(ui: &mut Ui, run: &RunState, truth: Option<&[f64]>, dim: usize, tweedie: bool) {
     let height = (ui.available_height() / 3.0 - 24.0).max(100.0);
     ui.label(s::RMSE_SPREAD);
@@ -78,6 +91,14 @@ mod tests {
         // Three members, two values each; truth [1.5, -1]: ranks 1 and 0.
         let values = [1.0, 0.0, 2.0, 1.0, 3.0, 2.0];
         assert_eq!(rank_histogram(&values, 3, &[1.5, -1.0]), vec![1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn coarsening_keeps_every_count() {
+        let counts = [1, 2, 3, 4, 5, 6, 7];
+        let bins = coarsen(&counts, 3);
+        assert_eq!(bins, vec![(0, 3), (2, 7), (4, 18)]);
+        assert_eq!(coarsen(&counts, 10).len(), 7);
     }
 
     #[test]

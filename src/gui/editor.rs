@@ -42,7 +42,15 @@ impl ScenarioEditor {
     /// Edits `scenario` (validated first); new noise is drawn from streams of `noise_seed`.
     pub fn new(scenario: Scenario, noise_seed: u64) -> Result<Self, ScenarioError> {
         scenario.validate()?;
-        Ok(Self { scenario, undo: Vec::new(), redo: Vec::new(), noise_seed, draws: 0, revision: 0, changed_at: Instant::now() })
+        Ok(Self {
+            scenario,
+            undo: Vec::new(),
+            redo: Vec::new(),
+            noise_seed,
+            draws: 0,
+            revision: 0,
+            changed_at: Instant::now(),
+        })
     }
 
     pub fn scenario(&self) -> &Scenario {
