@@ -72,11 +72,15 @@ pub fn ui(ui: &mut Ui, run: &RunState, truth: Option<&[f64]>, dim: usize, tweedi
     ui.label(s::RANK);
     Plot::new("rank").height(height).x_axis_label("rank of the truth").show(ui, |p| {
         if let (Some((values, members)), Some(truth)) = (source, truth) {
-            let counts = rank_histogram(values, members, truth);
-            let bars: Vec<Bar> =
-                counts.iter().enumerate().map(|(k, &c)| Bar::new(k as f64, c as f64).width(0.9)).collect();
+            // At most 16 bars, each covering an equal range of ranks, so sparse data still reads.
+            let bins = coarsen(&rank_histogram(values, members, truth), 16);
+            let width = (members + 1) as f64 / bins.len() as f64;
+            let bars: Vec<Bar> = bins
+                .iter()
+                .map(|&(start, c)| Bar::new(start as f64 + width / 2.0, c as f64).width(0.9 * width))
+                .collect();
             p.bar_chart(BarChart::new("rank", bars).color(palette::mode(0)));
-            let flat = truth.len() as f64 / (members + 1) as f64;
+            let flat = truth.len() as f64 / bins.len() as f64;
             p.hline(HLine::new("flat", flat).color(palette::EXACT));
         }
     });
