@@ -22,20 +22,30 @@ fn score() -> ExactGaussianScore {
 }
 
 #[test]
-fn one_snapshot_per_step_down_to_zero() {
+fn each_step_is_previewed_then_reported_corrected_down_to_zero() {
     let plan = SamplerPlan { samples: 4, steps: 10, corrections: 2, tau: 0.25, seed: 0 };
     let mut seen = Vec::new();
     sample(&score(), &[6, 1], &plan, DType::F32, &Device::Cpu, &AtomicBool::new(false), &mut |s| {
         assert_eq!(s.x.dims(), &[4, 6, 1]);
         assert_eq!(s.tweedie.dims(), &[4, 6, 1]);
-        seen.push((s.step, s.t));
+        seen.push((s.step, s.t, s.corrected));
     })
     .unwrap();
-    assert_eq!(seen.len(), 10);
-    for (i, (step, t)) in seen.iter().enumerate() {
-        assert_eq!(*step, i + 1);
-        assert!((t - (1.0 - (i + 1) as f64 / 10.0)).abs() < 1e-12);
+    assert_eq!(seen.len(), 20);
+    for (i, (step, t, corrected)) in seen.iter().enumerate() {
+        assert_eq!(*step, i / 2 + 1);
+        assert_eq!(*corrected, i % 2 == 1, "preview first, then the corrected step");
+        assert!((t - (1.0 - (i / 2 + 1) as f64 / 10.0)).abs() < 1e-12);
     }
+    // Without corrections there is nothing to preview: one report per step.
+    let plan = SamplerPlan { corrections: 0, ..plan };
+    let mut reports = 0;
+    sample(&score(), &[6, 1], &plan, DType::F32, &Device::Cpu, &AtomicBool::new(false), &mut |s| {
+        assert!(s.corrected);
+        reports += 1;
+    })
+    .unwrap();
+    assert_eq!(reports, 10);
 }
 
 #[test]

@@ -253,3 +253,21 @@ fn a_paused_job_waits_and_steps_one_at_a_time() {
     assert_eq!(done.history.len(), 10);
     worker.shutdown().unwrap();
 }
+
+#[test]
+fn the_first_frame_comes_after_the_first_network_evaluation() {
+    let mut worker = Worker::spawn(Box::new(|| {})).unwrap();
+    // Block at the second evaluation (the first correction): the preview must be out by then.
+    let g = gated(2);
+    let id = worker.run(job(g.prior.clone(), 4, 5, 2));
+    g.reached.recv_timeout(WAIT).unwrap();
+    let preview = worker.frames().recv_timeout(WAIT).unwrap();
+    assert_eq!((preview.job, preview.step, preview.evaluations), (id, 1, 1));
+    g.release.send(()).unwrap();
+    let events = events_until_end(&worker, id);
+    let Some(Event::Finished(done)) = events.last() else { panic!("expected Finished, got {events:?}") };
+    // History holds corrected steps only.
+    let evaluations: Vec<usize> = done.history.iter().map(|f| f.evaluations).collect();
+    assert_eq!(evaluations, vec![3, 6, 9, 12, 15]);
+    worker.shutdown().unwrap();
+}

@@ -27,8 +27,10 @@ use crate::observe::OperatorKind;
 use crate::render::FieldCallback;
 use crate::worker::{Job, PriorSpec, Worker};
 
-/// Edits are applied to the sampler this long after the last one.
+/// A burst of edits (a drag, a slider) re-runs the sampler once it pauses this long …
 const DEBOUNCE: Duration = Duration::from_millis(200);
+/// … while an edit this long after the last start re-runs it at once.
+const ISOLATED: Duration = Duration::from_millis(500);
 
 /// What the app starts with.
 #[derive(Debug, Clone)]
@@ -136,6 +138,7 @@ pub struct SdaApp {
     auto_run: bool,
     /// Revision of the observations the current job was started from.
     run_revision: Option<u64>,
+    last_start: Instant,
     series: SeriesView,
     phase: PhaseView,
     fields: FieldsView,
@@ -202,6 +205,7 @@ impl SdaApp {
             tweedie: false,
             auto_run: true,
             run_revision: None,
+            last_start: Instant::now(),
             series: SeriesView::default(),
             phase: PhaseView::default(),
             fields: FieldsView::default(),
@@ -310,6 +314,7 @@ impl SdaApp {
         match self.job() {
             Ok(job) => {
                 let id = self.worker.run(job);
+                self.last_start = Instant::now();
                 self.run.follow(id);
                 self.run_revision = Some(self.editor.revision());
             }
@@ -332,15 +337,16 @@ impl SdaApp {
         any
     }
 
-    /// Re-runs the sampler once the observations have been still for [`DEBOUNCE`].
+    /// Re-runs the sampler after an edit: at once for an isolated edit, after [`DEBOUNCE`] of
+    /// quiet during a burst of edits.
     fn debounce(&mut self, ctx: &egui::Context) {
         let revision = self.editor.revision();
         if self.auto_run && self.run_revision.is_some_and(|r| r != revision) {
-            let waited = self.editor.changed_at().elapsed();
-            if waited >= DEBOUNCE {
+            let quiet = self.editor.changed_at().elapsed();
+            if self.last_start.elapsed() >= ISOLATED || quiet >= DEBOUNCE {
                 self.start_run();
             } else {
-                ctx.request_repaint_after(DEBOUNCE - waited);
+                ctx.request_repaint_after(DEBOUNCE - quiet);
             }
         }
     }

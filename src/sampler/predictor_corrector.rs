@@ -40,6 +40,10 @@ pub struct StepSnapshot<'a> {
     pub x: &'a Tensor,
     /// Tweedie's denoised estimate `x̂ = (x(t) − σ·ε)/μ` at the start of the step.
     pub tweedie: &'a Tensor,
+    /// Whether the step's corrections are done. With C > 0 each step is reported twice: right
+    /// after the predictor's network evaluation (`false`, a preview: the earliest a display can
+    /// show a new job) and after its C corrections (`true`).
+    pub corrected: bool,
 }
 
 /// Runs the reverse diffusion from `x(1) ~ N(0, I)` of shape `[samples, …trajectory_shape]`.
@@ -75,12 +79,29 @@ pub fn sample(
         let tweedie = ((&x - (&eps * schedule.sigma(t))?)? / schedule.mu(t))?;
         let r = schedule.mu(t_next) / schedule.mu(t);
         x = ((&x * r)? + (eps * (schedule.sigma(t_next) - r * schedule.sigma(t)))?)?;
+        if plan.corrections > 0 {
+            on_step(StepSnapshot {
+                step: step + 1,
+                steps: plan.steps,
+                t: t_next,
+                x: &x,
+                tweedie: &tweedie,
+                corrected: false,
+            });
+        }
         for _ in 0..plan.corrections {
             check()?;
             let e = score.epsilon(&x, t_next)?;
             x = langevin(&x, &e, schedule.sigma(t_next), plan.tau, &mut rng)?;
         }
-        on_step(StepSnapshot { step: step + 1, steps: plan.steps, t: t_next, x: &x, tweedie: &tweedie });
+        on_step(StepSnapshot {
+            step: step + 1,
+            steps: plan.steps,
+            t: t_next,
+            x: &x,
+            tweedie: &tweedie,
+            corrected: true,
+        });
     }
     Ok(x)
 }

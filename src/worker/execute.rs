@@ -76,15 +76,21 @@ impl Executor {
         let mut frame_error: Option<String> = None;
         let mut first_frame = None;
         let mut on_step = |snapshot: StepSnapshot| {
-            if frame_error.is_some() {
+            // Of the previews before corrections only the first is shown: it is the earliest
+            // frame of a new job. History keeps corrected steps only.
+            if frame_error.is_some() || (!snapshot.corrected && snapshot.step > 1) {
                 return;
             }
             match frame(id, job, &snapshot, shown, started, chain) {
                 Ok(frame) => {
                     first_frame.get_or_insert(started.elapsed().as_secs_f64());
-                    history.push(frame.clone());
-                    outbox.frame(frame);
-                    outbox.pacer.wait_turn(cancel);
+                    if snapshot.corrected {
+                        history.push(frame.clone());
+                        outbox.frame(frame);
+                        outbox.pacer.wait_turn(cancel);
+                    } else {
+                        outbox.frame(frame);
+                    }
                 }
                 Err(e) => frame_error = Some(e.to_string()),
             }
@@ -205,7 +211,11 @@ fn frame(
         x: x.iter().map(|&v| v as f32).collect(),
         tweedie: tweedie.iter().map(|&v| v as f32).collect(),
         misfit,
-        evaluations: snapshot.step * (1 + job.plan.corrections),
+        evaluations: if snapshot.corrected {
+            snapshot.step * (1 + job.plan.corrections)
+        } else {
+            (snapshot.step - 1) * (1 + job.plan.corrections) + 1
+        },
         elapsed: started.elapsed().as_secs_f64(),
         labels,
     })

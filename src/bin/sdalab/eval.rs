@@ -222,7 +222,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                         &plan,
                         &device,
                         &AtomicBool::new(false),
-                        &mut |_| bar.inc(1 + c as u64),
+                        &mut |s| {
+                            if s.corrected {
+                                bar.inc(1 + c as u64)
+                            }
+                        },
                     )
                     .with_context(|| format!("case {case} {} k={k} C={c}", regime.name()))?;
                     let row = score_row(method, model, &ensemble, t0.elapsed().as_secs_f64())?;
