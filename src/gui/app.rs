@@ -415,7 +415,11 @@ impl SdaApp {
                 let op = self.tools.operator(0);
                 let edit = Instant::now();
                 match self.editor.add(t, op, self.tools.std, super::editor::ValueSource::Truth) {
-                    Ok(_) => bench.phase = Phase::Edited { edit },
+                    Ok(_) => {
+                        bench.phase = Phase::Edited { edit };
+                        // As after an edit made with the mouse: the next frame applies it.
+                        ctx.request_repaint();
+                    }
                     Err(e) => {
                         let reason = format!("the benchmark's edit failed: {e}");
                         self.finish_automation(ctx, Err(reason));
