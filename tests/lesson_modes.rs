@@ -22,10 +22,7 @@ fn positive_share(lesson: &str) -> (usize, f64) {
         seed: 0,
     };
     let job = Job {
-        system: scenario.system.clone(),
-        length: scenario.length,
-        observations: scenario.observations.clone(),
-        truth: scenario.truth.clone(),
+        scenario,
         prior: PriorSpec::Checkpoint(root.join("checkpoints/lorenz63-k4")),
         guidance: Guidance::Sda { gamma: 1e-2 },
         plan,

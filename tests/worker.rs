@@ -22,12 +22,8 @@ fn scenario() -> Scenario {
 }
 
 fn job(prior: PriorSpec, samples: usize, steps: usize, corrections: usize) -> Job {
-    let s = scenario();
     Job {
-        system: s.system,
-        length: s.length,
-        observations: s.observations,
-        truth: s.truth,
+        scenario: scenario(),
         prior,
         guidance: Guidance::Sda { gamma: 1e-2 },
         plan: SamplerPlan { samples, steps, corrections, tau: 0.25, seed: 3 },
@@ -211,7 +207,7 @@ fn bad_jobs_fail_with_a_reason() {
     let Some(Event::Failed { reason, .. }) = events_until_end(&worker, id).pop() else { panic!("expected Failed") };
     assert!(reason.contains("/no/such/checkpoint"), "{reason}");
     let mut bad = job(PriorSpec::ExactLinear { window: None }, 4, 4, 0);
-    bad.observations[0].std = -1.0;
+    bad.scenario.observations[0].std = -1.0;
     let id = worker.run(bad);
     let Some(Event::Failed { reason, .. }) = events_until_end(&worker, id).pop() else { panic!("expected Failed") };
     assert!(reason.contains("observations[0]"), "{reason}");

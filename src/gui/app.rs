@@ -25,6 +25,7 @@ use crate::dynamics::System;
 use crate::export::write_npy_f32;
 use crate::observe::OperatorKind;
 use crate::render::FieldCallback;
+use crate::scenario::Scenario;
 use crate::worker::{Job, PriorSpec, Worker};
 
 /// A burst of edits (a drag, a slider) re-runs the sampler once it pauses this long …
@@ -297,10 +298,7 @@ impl SdaApp {
         };
         let plan = self.controls.plan();
         Ok(Job {
-            system: scenario.system.clone(),
-            length: scenario.length,
-            observations: scenario.observations.clone(),
-            truth: scenario.truth.clone(),
+            scenario: Scenario { sampler: None, ..scenario.clone() },
             prior,
             guidance: self.controls.guidance(),
             frame_members: self.controls.frame_members.min(plan.samples),
@@ -814,11 +812,10 @@ impl SdaApp {
     }
 
     fn fields_images(&self) -> Vec<(String, crate::render::FieldImage)> {
-        let names = ["truth", "observations", "posterior mean", "spread", "member", "mean - truth"];
         self.fields
             .images(&self.editor, &self.run, self.tweedie)
             .into_iter()
-            .zip(names)
+            .zip(super::fields::PANELS)
             .map(|(image, name)| (name.to_string(), image))
             .collect()
     }

@@ -96,6 +96,15 @@ impl ScenarioEditor {
         truth.get(t * dim..(t + 1) * dim).map(|state| op.apply(state))
     }
 
+    /// `A(truth_t)` plus fresh noise of std `std`; an error says the truth is needed.
+    fn noisy_truth(&mut self, t: usize, op: &ObservationOp, std: f64) -> Result<f64, ScenarioError> {
+        let clean = self.truth_value(t, op).ok_or_else(|| ScenarioError::Invalid {
+            at: "observation".into(),
+            message: format!("no truth at state {t} to draw the value from (place values by hand)"),
+        })?;
+        Ok(clean + std * self.standard_normal())
+    }
+
     /// Replaces the observations if the result is a valid scenario, recording the old ones for undo.
     fn commit(&mut self, observations: Vec<Observation>, record: bool) -> Result<(), ScenarioError> {
         let old = std::mem::replace(&mut self.scenario.observations, observations);
@@ -118,13 +127,7 @@ impl ScenarioEditor {
     pub fn add(&mut self, t: usize, op: ObservationOp, std: f64, source: ValueSource) -> Result<usize, ScenarioError> {
         let value = match source {
             ValueSource::At(v) => v,
-            ValueSource::Truth => {
-                let clean = self.truth_value(t, &op).ok_or_else(|| ScenarioError::Invalid {
-                    at: "observation".into(),
-                    message: format!("no truth at state {t} to observe: place the value by hand"),
-                })?;
-                clean + std * self.standard_normal()
-            }
+            ValueSource::Truth => self.noisy_truth(t, &op, std)?,
         };
         let mut observations = self.scenario.observations.clone();
         observations.push(Observation { t, op, value, std });
@@ -173,13 +176,7 @@ impl ScenarioEditor {
         std: f64,
     ) -> Result<Vec<Observation>, ScenarioError> {
         at.iter()
-            .map(|(t, op)| {
-                let clean = self.truth_value(*t, op).ok_or_else(|| ScenarioError::Invalid {
-                    at: "observation".into(),
-                    message: "presets draw from the truth, which this scenario lacks".into(),
-                })?;
-                Ok(Observation { t: *t, op: op.clone(), value: clean + std * self.standard_normal(), std })
-            })
+            .map(|(t, op)| Ok(Observation { t: *t, op: op.clone(), value: self.noisy_truth(*t, op, std)?, std }))
             .collect()
     }
 
@@ -196,11 +193,7 @@ impl ScenarioEditor {
                 observations.remove(i);
             }
             (None, true) => {
-                let clean = self.truth_value(t, &op).ok_or_else(|| ScenarioError::Invalid {
-                    at: "observation".into(),
-                    message: format!("no truth at state {t} to observe"),
-                })?;
-                let value = clean + std * self.standard_normal();
+                let value = self.noisy_truth(t, &op, std)?;
                 observations.push(Observation { t, op, value, std });
             }
         }
@@ -212,11 +205,7 @@ impl ScenarioEditor {
     pub fn resample_noise(&mut self) -> Result<(), ScenarioError> {
         let mut observations = self.scenario.observations.clone();
         for o in &mut observations {
-            let clean = self.truth_value(o.t, &o.op).ok_or_else(|| ScenarioError::Invalid {
-                at: "truth".into(),
-                message: "noise can only be redrawn around a known truth".into(),
-            })?;
-            o.value = clean + o.std * self.standard_normal();
+            o.value = self.noisy_truth(o.t, &o.op, o.std)?;
         }
         self.commit(observations, true)
     }

@@ -16,7 +16,8 @@ use crate::observe::ObservationOp;
 use crate::render::{Colormap, FieldCallback, FieldImage};
 
 /// The panels, left to right.
-const PANELS: [&str; 6] = ["truth", "observations", "posterior mean", "spread (std)", "member", "mean − truth"];
+pub(super) const PANELS: [&str; 6] =
+    ["truth", "observations", "posterior mean", "spread (std)", "member", "mean − truth"];
 
 /// Field-view state: the selected station and member, and whether a brush stroke is under way.
 #[derive(Default)]

@@ -15,7 +15,6 @@ use crate::dynamics::{MarkovChain, System};
 use crate::metrics::find_modes;
 use crate::observe::Observation;
 use crate::sampler::{SamplerError, StepSnapshot, posterior_ensemble};
-use crate::scenario::Scenario;
 use crate::score::{Checkpoint, ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint};
 
 /// Why a job ended without a result.
@@ -51,18 +50,12 @@ impl Executor {
         outbox: &Outbox,
     ) -> Result<Finished, JobError> {
         let started = Instant::now();
-        let scenario = Scenario {
-            system: job.system.clone(),
-            length: job.length,
-            observations: job.observations.clone(),
-            truth: job.truth.clone(),
-            sampler: None,
-        };
+        let scenario = &job.scenario;
         scenario.validate()?;
         if job.plan.samples == 0 || job.plan.steps == 0 {
             return Err(JobError::Failed("the ensemble size and the number of steps must be at least 1".into()));
         }
-        let chain = job.system.chain();
+        let chain = scenario.system.chain();
         let score = self.prior(job)?;
         outbox.event(Event::Started { job: id, device: self.device_name.clone(), evaluations: job.plan.evaluations() });
         if let Some(reference) = linear_reference(id, job) {
@@ -97,8 +90,8 @@ impl Executor {
         };
         let values = posterior_ensemble(
             chain,
-            job.length,
-            &job.observations,
+            scenario.length,
+            &scenario.observations,
             score.as_ref(),
             job.guidance,
             &job.plan,
@@ -115,7 +108,7 @@ impl Executor {
         }
         let modes = find_modes(&values, per_member, job.max_modes, job.plan.seed);
         let ensemble: Arc<[f32]> = values.iter().map(|&v| v as f32).collect();
-        debug_assert_eq!(ensemble.len(), job.plan.samples * job.length * dim);
+        debug_assert_eq!(ensemble.len(), job.plan.samples * scenario.length * dim);
         Ok(Finished {
             job: id,
             ensemble,
@@ -131,17 +124,18 @@ impl Executor {
     }
 
     /// The prior score of the job.
-    fn prior(&mut self, job: &Job) -> Result<Box<dyn TrajectoryScore>, JobError> {
-        let chain = job.system.chain();
-        match (&job.prior, &job.system) {
-            (PriorSpec::Custom { score, .. }, _) => Ok(Box::new(Shared(score.clone()))),
+    fn prior(&mut self, job: &Job) -> Result<Arc<dyn TrajectoryScore>, JobError> {
+        let scenario = &job.scenario;
+        let chain = scenario.system.chain();
+        match (&job.prior, &scenario.system) {
+            (PriorSpec::Custom { score, .. }, _) => Ok(score.clone()),
             (PriorSpec::ExactLinear { window }, System::Linear(model)) => {
-                let prior = model.trajectory_prior(job.length);
+                let prior = model.trajectory_prior(scenario.length);
                 let normalisation = chain.normalisation();
                 Ok(match window {
-                    None => Box::new(ExactGaussianScore::whole(&prior, normalisation, DType::F32, &self.device)?),
+                    None => Arc::new(ExactGaussianScore::whole(&prior, normalisation, DType::F32, &self.device)?),
                     Some(w) => {
-                        Box::new(ExactGaussianScore::composed(&prior, normalisation, *w, DType::F32, &self.device)?)
+                        Arc::new(ExactGaussianScore::composed(&prior, normalisation, *w, DType::F32, &self.device)?)
                     }
                 })
             }
@@ -155,19 +149,10 @@ impl Executor {
                     self.checkpoints.insert(dir.clone(), checkpoint);
                 }
                 let checkpoint = &self.checkpoints[dir];
-                checkpoint.check_for(chain, job.length)?;
-                Ok(Box::new(ComposedNetworkScore::new(checkpoint.network.clone(), checkpoint.config.window)?))
+                checkpoint.check_for(chain, scenario.length)?;
+                Ok(Arc::new(ComposedNetworkScore::new(checkpoint.network.clone(), checkpoint.config.window)?))
             }
         }
-    }
-}
-
-/// A caller's score shared with the job.
-struct Shared(Arc<dyn TrajectoryScore>);
-
-impl TrajectoryScore for Shared {
-    fn epsilon(&self, x: &Tensor, t: f64) -> Result<Tensor, crate::score::ScoreError> {
-        self.0.epsilon(x, t)
     }
 }
 
@@ -189,7 +174,7 @@ fn frame(
     let tweedie_all = physical(snapshot.tweedie)?;
     let x = physical(&snapshot.x.narrow(0, 0, shown)?)?;
     let tweedie = &tweedie_all[..shown * per_member];
-    let misfit = misfit(&job.observations, &tweedie_all, per_member, chain.state_dim());
+    let misfit = misfit(&job.scenario.observations, &tweedie_all, per_member, chain.state_dim());
     let labels = (job.modes_every > 0
         && (snapshot.step.is_multiple_of(job.modes_every) || snapshot.step == snapshot.steps))
         .then(|| {
@@ -240,10 +225,11 @@ pub fn misfit(observations: &[Observation], ensemble: &[f64], per_member: usize,
 
 /// The exact posterior marginals of a linear job whose observations are all linear.
 fn linear_reference(id: JobId, job: &Job) -> Option<Reference> {
-    let System::Linear(model) = &job.system else { return None };
+    let scenario = &job.scenario;
+    let System::Linear(model) = &scenario.system else { return None };
     let dim = model.state_dim();
-    let rows: Option<Vec<_>> = job.observations.iter().map(|o| o.as_linear(dim)).collect();
-    let smoothed = model.smooth(job.length, &rows?).ok()?;
+    let rows: Option<Vec<_>> = scenario.observations.iter().map(|o| o.as_linear(dim)).collect();
+    let smoothed = model.smooth(scenario.length, &rows?).ok()?;
     let mean = smoothed.means.iter().flat_map(|m| m.iter().copied()).collect();
     let std = smoothed.covariances.iter().flat_map(|c| (0..dim).map(|i| c[(i, i)].max(0.0).sqrt())).collect();
     Some(Reference { job: id, mean, std, log_evidence: smoothed.log_evidence })

@@ -4,9 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::dynamics::System;
-use crate::observe::Observation;
 use crate::sampler::{Guidance, SamplerPlan};
+use crate::scenario::Scenario;
 use crate::score::TrajectoryScore;
 
 /// Identifies a job in the events it produces; ids increase with every run asked for.
@@ -37,12 +36,9 @@ impl fmt::Debug for PriorSpec {
 /// One posterior (or prior) sampling run.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub system: System,
-    /// States in the trajectory.
-    pub length: usize,
-    pub observations: Vec<Observation>,
-    /// The true trajectory (flat, physical units), for diagnostics.
-    pub truth: Option<Vec<f64>>,
+    /// The system, trajectory length, observations and (for diagnostics) the truth; its `sampler`
+    /// block is not used: `plan` and `guidance` are.
+    pub scenario: Scenario,
     pub prior: PriorSpec,
     pub guidance: Guidance,
     pub plan: SamplerPlan,
@@ -57,6 +53,6 @@ pub struct Job {
 impl Job {
     /// Values in one trajectory.
     pub fn trajectory_len(&self) -> usize {
-        self.length * self.system.chain().state_dim()
+        self.scenario.length * self.scenario.state_dim()
     }
 }

@@ -126,7 +126,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
 
     let csv = args.out.join("eval.csv");
     let mut rows = read_rows(&csv)?;
-    let cases: Vec<usize> = (args.first_case..args.first_case + args.cases).collect();
+    // With --report-only there is nothing to run: no case is visited.
+    let cases: Vec<usize> =
+        if args.report_only { Vec::new() } else { (args.first_case..args.first_case + args.cases).collect() };
     let sda_method = |k, c| RowMethod::Sda { k, corrections: c, steps: args.steps, tau: args.tau, gamma: args.gamma };
     let row_key = |case: usize, regime: Regime, method: RowMethod, model: &str| EvalRow {
         case,
@@ -163,9 +165,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         rows.len(),
         csv.display()
     );
-    let bar = progress::bar(if args.report_only { 0 } else { pending }, "network evaluations");
+    let bar = progress::bar(pending, "network evaluations");
     let started = Instant::now();
-    let cases = if args.report_only { Vec::new() } else { cases };
     for &case in &cases {
         for &regime in &regimes {
             let scenario = lorenz63_case(case, regime, args.seed)?;
