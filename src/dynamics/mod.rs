@@ -14,6 +14,7 @@ mod lorenz96;
 mod normalisation;
 pub mod rk4;
 mod simulate;
+pub mod spectral2d;
 mod system;
 
 pub use chain::MarkovChain;
