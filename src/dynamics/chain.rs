@@ -49,6 +49,29 @@ pub trait MarkovChain: Send + Sync {
         self.process_noise().add_sample(rng, out);
     }
 
+    /// A trajectory of `length` recorded states after `burn_in` discarded transitions, starting
+    /// from a draw of the initial prior (flat, physical units). Systems whose stored state is a
+    /// view of a finer hidden state override this to carry the hidden state along.
+    fn simulate(&self, length: usize, burn_in: usize, rng: &mut dyn RngCore) -> Vec<f64> {
+        let d = self.state_dim();
+        let mut x = vec![0.0; d];
+        let mut next = vec![0.0; d];
+        self.sample_initial(rng, &mut x);
+        for _ in 0..burn_in {
+            self.transition(&x, rng, &mut next);
+            std::mem::swap(&mut x, &mut next);
+        }
+        let mut out = Vec::with_capacity(length * d);
+        for i in 0..length {
+            if i > 0 {
+                self.transition(&x, rng, &mut next);
+                std::mem::swap(&mut x, &mut next);
+            }
+            out.extend_from_slice(&x);
+        }
+        out
+    }
+
     /// `log p(next | x)` for one transition.
     fn transition_log_density(&self, x: &[f64], next: &[f64]) -> f64 {
         let mut residual = vec![0.0; x.len()];

@@ -1,6 +1,6 @@
 //! Simulated systems: stochastic Markov chains over a state vector.
 //!
-//! This module owns the simulators (Lorenz-63, Lorenz-96, the linear-Gaussian toy), their initial
+//! This module owns the simulators (Lorenz-63, Lorenz-96, Kolmogorov flow, the linear-Gaussian toy), their initial
 //! priors, transition densities and the affine maps to and from the networks' normalised space,
 //! plus the exact Gaussian oracle of the linear system. It knows nothing of networks, observation
 //! operators or the GUI: observations reach the oracle already reduced to linear rows.
@@ -8,6 +8,7 @@
 mod chain;
 mod error;
 mod gaussian;
+mod kolmogorov;
 pub mod linear;
 mod lorenz63;
 mod lorenz96;
@@ -20,6 +21,7 @@ mod system;
 pub use chain::MarkovChain;
 pub use error::ModelError;
 pub use gaussian::Gaussian;
+pub use kolmogorov::{Kolmogorov, KolmogorovSettings};
 pub use linear::LinearGaussian;
 pub use lorenz63::Lorenz63;
 pub use lorenz96::Lorenz96;

@@ -11,23 +11,7 @@ use crate::rng;
 /// One trajectory of `length` states (flat, `length·d` values, physical units): a draw from the
 /// initial prior, `burn_in` transitions that are discarded, then `length` recorded states.
 pub fn simulate_trajectory(chain: &dyn MarkovChain, length: usize, burn_in: usize, rng: &mut dyn RngCore) -> Vec<f64> {
-    let d = chain.state_dim();
-    let mut x = vec![0.0; d];
-    let mut next = vec![0.0; d];
-    chain.sample_initial(rng, &mut x);
-    for _ in 0..burn_in {
-        chain.transition(&x, rng, &mut next);
-        std::mem::swap(&mut x, &mut next);
-    }
-    let mut out = Vec::with_capacity(length * d);
-    for i in 0..length {
-        if i > 0 {
-            chain.transition(&x, rng, &mut next);
-            std::mem::swap(&mut x, &mut next);
-        }
-        out.extend_from_slice(&x);
-    }
-    out
+    chain.simulate(length, burn_in, rng)
 }
 
 /// `samples` independent trajectories, shape `(samples, length, d)` flattened. Trajectory `n`

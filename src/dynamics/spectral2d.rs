@@ -183,8 +183,8 @@ impl Flow {
         let (u, v, wx, wy) = (g.to_physical(&u), g.to_physical(&v), g.to_physical(&wx), g.to_physical(&wy));
         let advection: Vec<f64> = (0..n * n).map(|p| u[p] * wx[p] + v[p] * wy[p]).collect();
         let mut out = g.to_spectral(&advection);
-        for idx in 0..n * n {
-            out[idx] = if g.keep[idx] { self.forcing[idx] - out[idx] } else { C::default() };
+        for ((o, f), keep) in out.iter_mut().zip(&self.forcing).zip(&g.keep) {
+            *o = if *keep { f - *o } else { C::default() };
         }
         out
     }

@@ -6,10 +6,11 @@
 //! circularly, so the network respects the periodic domain.
 
 use candle_core::{D, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, Linear, VarBuilder, linear};
+use candle_nn::{Linear, VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
 use super::TimeEmbedding;
+use super::circular_conv2d::{circular_conv2d, circular_pad};
 use super::layers::{sample_norm, silu};
 
 /// Sizes of a U-Net.
@@ -69,11 +70,33 @@ impl Conv1dGemm {
     }
 }
 
+/// A 2-D circular convolution (see [`circular_conv2d`]) with a bias; weights keep candle-nn's
+/// `Conv2d` layout and names (`weight` `[out, in, k, k]`, `bias` `[out]`).
+#[derive(Debug, Clone)]
+struct Conv2dCircular {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Conv2dCircular {
+    fn new(cin: usize, cout: usize, kernel: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let weight =
+            vb.get_with_hints((cout, cin, kernel, kernel), "weight", candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
+        let bound = 1.0 / ((cin * kernel * kernel) as f64).sqrt();
+        let bias = vb.get_with_hints(cout, "bias", candle_nn::Init::Uniform { lo: -bound, up: bound })?;
+        Ok(Self { weight, bias })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        circular_conv2d(x, &self.weight)?.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+    }
+}
+
 /// A convolution with circular padding over 1 or 2 spatial dimensions.
 #[derive(Debug, Clone)]
 enum CircularConv {
     D1(Conv1dGemm, usize),
-    D2(Conv2d, usize),
+    D2(Conv2dCircular),
 }
 
 impl CircularConv {
@@ -81,14 +104,14 @@ impl CircularConv {
         let pad = kernel / 2;
         Ok(match rank {
             1 => Self::D1(Conv1dGemm::new(cin, cout, kernel, vb)?, pad),
-            _ => Self::D2(candle_nn::conv2d(cin, cout, kernel, Conv2dConfig::default(), vb)?, pad),
+            _ => Self::D2(Conv2dCircular::new(cin, cout, kernel, vb)?),
         })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Self::D1(conv, pad) => conv.forward(&circular_pad(x, 2, *pad)?),
-            Self::D2(conv, pad) => conv.forward(&circular_pad(&circular_pad(x, 2, *pad)?, 3, *pad)?),
+            Self::D2(conv) => conv.forward(x),
         }
     }
 
@@ -96,15 +119,6 @@ impl CircularConv {
     fn flops_per_cell(rank: usize, cin: usize, cout: usize, kernel: usize) -> f64 {
         2.0 * (cin * cout * kernel.pow(rank as u32)) as f64
     }
-}
-
-/// Wraps `pad` cells from each end of dimension `dim` around to the other.
-fn circular_pad(x: &Tensor, dim: usize, pad: usize) -> candle_core::Result<Tensor> {
-    if pad == 0 {
-        return Ok(x.clone());
-    }
-    let n = x.dim(dim)?;
-    Tensor::cat(&[x.narrow(dim, n - pad, pad)?, x.clone(), x.narrow(dim, 0, pad)?], dim)
 }
 
 /// `x + conv₂(SiLU(conv₁(SiLU(N(x))) + W·emb))` with `N` a per-sample normalisation, and a

@@ -8,7 +8,9 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use clap::Args;
 use sdalab::device::select_device;
-use sdalab::score::{Architecture, MlpConfig, ModelConfig, ScoreNetwork, UnetConfig, seeded_init};
+use sdalab::score::{
+    Architecture, MlpConfig, ModelConfig, ScoreNetwork, UnetConfig, circular_conv2d, circular_pad, seeded_init,
+};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -128,6 +130,40 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             rows.push((format!("{} {what}", case.name), case.batch_note, time, work));
         }
     }
+    // One 3×3 circular convolution layer as the 2-D U-Net uses it: candle's conv2d on explicitly
+    // padded input (two `cat`s) against the im2col + GEMM custom op.
+    for (batch, c) in [(96, 16), (96, 32), (32, 64)] {
+        let x = Tensor::randn(0f32, 1.0, (batch, c, 32, 32), &device)?;
+        let w = Tensor::randn(0f32, 0.1, (c, c, 3, 3), &device)?;
+        let flops = 2.0 * (batch * c * c * 9 * 32 * 32) as f64;
+        let candle_conv = |x: &Tensor, w: &Tensor| circular_pad(&circular_pad(x, 2, 1)?, 3, 1)?.conv2d(w, 0, 1, 1, 1);
+        type ConvFn<'a> = &'a dyn Fn(&Tensor, &Tensor) -> candle_core::Result<Tensor>;
+        let ways: [(&str, ConvFn); 2] =
+            [("candle conv2d + cat padding", &candle_conv), ("im2col + GEMM op", &circular_conv2d)];
+        for (way, conv) in ways {
+            let forward = median_time(args.repeats, || {
+                conv(&x, &w)?.sum_all()?.to_scalar::<f32>()?;
+                Ok(())
+            })?;
+            let input_grad = median_time(args.repeats, || {
+                let var = Var::from_tensor(&x)?;
+                let grads = conv(var.as_tensor(), &w)?.sqr()?.sum_all()?.backward()?;
+                grads.get(var.as_tensor()).context("no input gradient")?.sum_all()?.to_scalar::<f32>()?;
+                Ok(())
+            })?;
+            let both_grads = median_time(args.repeats, || {
+                let (xv, wv) = (Var::from_tensor(&x)?, Var::from_tensor(&w)?);
+                let grads = conv(xv.as_tensor(), wv.as_tensor())?.sqr()?.sum_all()?.backward()?;
+                grads.get(wv.as_tensor()).context("no weight gradient")?.sum_all()?.to_scalar::<f32>()?;
+                Ok(())
+            })?;
+            let name = format!("conv 3×3 {c}→{c} on 32×32, {way}");
+            let note = if batch == 96 { "96 (8 samples × 12 windows)" } else { "32 (a training batch)" };
+            rows.push((format!("{name}: forward"), note, forward, flops));
+            rows.push((format!("{name}: forward + input gradient"), note, input_grad, 2.0 * flops));
+            rows.push((format!("{name}: forward + both gradients"), note, both_grads, 3.0 * flops));
+        }
+    }
     let after = time_matmul()?;
     let reference = before.min(after);
     let matmul_rate = 2.0 * (m * k * n) as f64 / reference.as_secs_f64() / 1e9;
@@ -148,6 +184,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         );
     }
     println!("\nFLOPs count the matrix products and convolutions only (2 per multiply-add); the input gradient");
-    println!("costs one more pass of the same products, so forward + input gradient counts twice the forward.");
+    println!("costs one more pass of the same products, so forward + input gradient counts twice the forward,");
+    println!("and forward + both gradients (training) three times.");
     Ok(())
 }

@@ -9,7 +9,7 @@ use sdalab::scenario::system_from_json_str;
 
 #[derive(Args, Debug)]
 pub struct SystemArg {
-    /// System: lorenz63, lorenz96, or linear (with --model).
+    /// System: lorenz63, lorenz96, kolmogorov, or linear (with --model).
     #[arg(long)]
     pub system: String,
     /// For `linear`: a JSON file holding the model object, or a scenario whose system is used.
@@ -31,7 +31,7 @@ impl SystemArg {
             ("linear", None) => bail!("--system linear needs --model FILE.json with the linear model"),
             (name, Some(_)) => bail!("--model is only for --system linear, not `{name}`"),
             (name, None) => System::named(name)
-                .with_context(|| format!("unknown system `{name}` (known: lorenz63, lorenz96, linear)")),
+                .with_context(|| format!("unknown system `{name}` (known: lorenz63, lorenz96, kolmogorov, linear)")),
         }
     }
 }
