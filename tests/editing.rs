@@ -136,7 +136,7 @@ fn a_broken_lesson_is_reported_and_the_others_still_load() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].contains("bad.json"), "{errors:?}");
     let swath = Pattern::Swath { width: 0, shift: 1, times: 1 };
-    assert!(swath.cells(5, 40).unwrap_err().contains("width"));
+    assert!(swath.cells(5, &[40]).unwrap_err().contains("width"));
 }
 
 #[test]

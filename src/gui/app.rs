@@ -15,7 +15,6 @@ use super::fields::FieldsView;
 use super::figure::{FieldsFigure, SeriesFigure, save_fields, save_series};
 use super::frame_bench::{FrameBench, Phase};
 use super::lessons::{Lesson, ViewKind, load_lessons};
-use super::patterns::Pattern;
 use super::phase::PhaseView;
 use super::run_state::{RunState, Status, mean_std};
 use super::series::{SeriesData, SeriesView};
@@ -24,6 +23,7 @@ use super::tools::EditTools;
 use crate::dynamics::System;
 use crate::export::write_npy_f32;
 use crate::observe::OperatorKind;
+use crate::observe::Pattern;
 use crate::render::FieldCallback;
 use crate::scenario::Scenario;
 use crate::worker::{Job, PriorSpec, Worker};
@@ -613,7 +613,7 @@ impl SdaApp {
     fn apply_pattern(&mut self, pattern: &Pattern) {
         let scenario = self.editor.scenario();
         let result = pattern
-            .cells(scenario.length, scenario.state_dim())
+            .cells(scenario.length, &scenario.system.chain().state_shape())
             .map_err(|e| e.to_string())
             .and_then(|cells| self.editor.observe_truth(&cells, self.tools.std).map_err(|e| e.to_string()))
             .and_then(|obs| self.editor.replace_all(obs).map_err(|e| e.to_string()));

@@ -73,12 +73,11 @@ impl Lesson {
     pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
         let system = system_from_json_str(&serde_json::json!({ "system": self.system }).to_string())?;
         let chain = system.chain();
-        let dim = chain.state_dim();
         let truth =
             simulate_trajectory(chain, self.length, chain.default_burn_in(), &mut rng::stream(self.truth_seed, 0));
         let cells = self
             .pattern
-            .cells(self.length, dim)
+            .cells(self.length, &chain.state_shape())
             .map_err(|message| ScenarioError::Invalid { at: "pattern".into(), message })?;
         let mut scenario =
             Scenario { system, length: self.length, observations: Vec::new(), truth: Some(truth), sampler: None };

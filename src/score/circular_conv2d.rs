@@ -11,7 +11,7 @@
 //! gradient is computed only when its argument is tracked (sampling needs only the input's).
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
 /// `[B, Cin, H, W]` ⊛ `[Cout, Cin, k, k]` → `[B, Cout, H, W]`, odd `k`, periodic boundaries.
@@ -23,6 +23,17 @@ pub fn circular_conv2d(x: &Tensor, weight: &Tensor) -> candle_core::Result<Tenso
         let pad = weight.dim(2)? / 2;
         let padded = circular_pad(&circular_pad(x, 2, pad)?, 3, pad)?;
         padded.conv2d(weight, 0, 1, 1, 1)
+    }
+}
+
+/// `circular_conv2d(x, weight) + add`, with `add` `[B, Cout]` or `[1, Cout]` broadcast over the
+/// cells (a bias, or a bias plus a per-sample shift), added in the same pass on the CPU.
+pub fn circular_conv2d_add(x: &Tensor, weight: &Tensor, add: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+        x.contiguous()?.apply_op3(&weight.contiguous()?, &add.contiguous()?, CircularConv2dAdd)
+    } else {
+        let (b, c) = add.dims2()?;
+        circular_conv2d(x, weight)?.broadcast_add(&add.reshape((b, c, 1, 1))?)
     }
 }
 
@@ -59,7 +70,7 @@ impl Dims {
     fn of(x: &Layout, weight: &Layout) -> candle_core::Result<Self> {
         let (batch, cin, h, w) = x.shape().dims4()?;
         let (cout, cin_w, k, k2) = weight.shape().dims4()?;
-        if cin != cin_w || k != k2 || k % 2 == 0 || k > h || k > w {
+        if cin != cin_w || k != k2 || k % 2 == 0 || k / 2 > h || k / 2 > w {
             candle_core::bail!("circular-conv2d: input {:?} does not fit weights {:?}", x.shape(), weight.shape());
         }
         Ok(Self { batch, cin, cout, h, w, k })
@@ -140,14 +151,22 @@ fn split_by_batch(batch: usize) -> bool {
     batch >= 2 * rayon::current_num_threads()
 }
 
-fn forward<T: WithDType>(x: &[T], weight: &[T], d: Dims) -> Vec<T> {
+/// The convolution; `add` (`[B·Cout]` or `[Cout]`, or empty) initialises each output plane.
+fn forward<T: WithDType>(x: &[T], weight: &[T], add: &[T], d: Dims) -> Vec<T> {
     let (cells, depth) = (d.cells(), d.depth());
     let mut out = vec![T::from_f64(0.0); d.batch * d.cout * cells];
-    let element = |(xb, ob): (&[T], &mut [T]), cols: &mut Vec<T>, parallel: bool| {
+    let per_sample = add.len() == d.batch * d.cout;
+    let element = |(b, (xb, ob)): (usize, (&[T], &mut [T])), cols: &mut Vec<T>, parallel: bool| {
+        if !add.is_empty() {
+            let offsets = if per_sample { &add[b * d.cout..][..d.cout] } else { &add[..d.cout] };
+            for (plane, &v) in ob.chunks_exact_mut(cells).zip(offsets) {
+                plane.fill(v);
+            }
+        }
         unfold(xb, d, cols);
-        matmul(ob, weight, cols, (d.cout, cells, depth), false, false, parallel);
+        matmul(ob, weight, cols, (d.cout, cells, depth), false, !add.is_empty(), parallel);
     };
-    let pairs = x.chunks_exact(d.cin * cells).zip(out.chunks_exact_mut(d.cout * cells));
+    let pairs = x.chunks_exact(d.cin * cells).zip(out.chunks_exact_mut(d.cout * cells)).enumerate();
     if split_by_batch(d.batch) {
         pairs.par_bridge().for_each_init(|| vec![T::from_f64(0.0); depth * cells], |cols, p| element(p, cols, false));
     } else {
@@ -218,10 +237,10 @@ impl CustomOp2 for CircularConv2d {
         let d = Dims::of(l1, l2)?;
         let storage = match (s1, s2) {
             (CpuStorage::F32(x), CpuStorage::F32(w)) => {
-                CpuStorage::F32(forward(contiguous(x, l1)?, contiguous(w, l2)?, d))
+                CpuStorage::F32(forward(contiguous(x, l1)?, contiguous(w, l2)?, &[], d))
             }
             (CpuStorage::F64(x), CpuStorage::F64(w)) => {
-                CpuStorage::F64(forward(contiguous(x, l1)?, contiguous(w, l2)?, d))
+                CpuStorage::F64(forward(contiguous(x, l1)?, contiguous(w, l2)?, &[], d))
             }
             _ => candle_core::bail!("circular-conv2d: f32 or f64 input and weights of one dtype, got {:?}", s1.dtype()),
         };
@@ -235,29 +254,93 @@ impl CustomOp2 for CircularConv2d {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
-        let grad_x = if x.track_op() {
-            // W'[ci, co, s] = W[co, ci, k − 1 − s]: the adjoint of a circular convolution.
-            let k = weight.dim(2)?;
-            let reversed = Tensor::from_vec((0..k as u32).rev().collect::<Vec<_>>(), k, weight.device())?;
-            let adjoint = weight
-                .detach()
-                .transpose(0, 1)?
-                .contiguous()?
-                .index_select(&reversed, 2)?
-                .index_select(&reversed, 3)?
-                .contiguous()?;
-            Some(grad.apply_op2_no_bwd(&adjoint, &CircularConv2d)?)
+        gradients(x, weight, grad)
+    }
+}
+
+/// The input and weight gradients of the convolution, each only when its argument is tracked.
+fn gradients(x: &Tensor, weight: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+    let grad = grad.contiguous()?;
+    let k = weight.dim(2)?;
+    let grad_x = if x.track_op() {
+        // W'[ci, co, s] = W[co, ci, k − 1 − s]: the adjoint of a circular convolution.
+        let reversed = Tensor::from_vec((0..k as u32).rev().collect::<Vec<_>>(), k, weight.device())?;
+        let adjoint = weight
+            .detach()
+            .transpose(0, 1)?
+            .contiguous()?
+            .index_select(&reversed, 2)?
+            .index_select(&reversed, 3)?
+            .contiguous()?;
+        Some(grad.apply_op2_no_bwd(&adjoint, &CircularConv2d)?)
+    } else {
+        None
+    };
+    let grad_w = if weight.track_op() {
+        Some(grad.apply_op2_no_bwd(&x.detach().contiguous()?, &WeightGradient { k })?)
+    } else {
+        None
+    };
+    Ok((grad_x, grad_w))
+}
+
+/// The convolution plus a per-(sample, channel) or per-channel offset.
+struct CircularConv2dAdd;
+
+impl CustomOp3 for CircularConv2dAdd {
+    fn name(&self) -> &'static str {
+        "circular-conv2d-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = Dims::of(l1, l2)?;
+        let (rows, channels) = l3.shape().dims2()?;
+        if channels != d.cout || (rows != 1 && rows != d.batch) {
+            candle_core::bail!(
+                "{}: offsets {:?} fit neither [1, {}] nor [{}, {}]",
+                self.name(),
+                l3.shape(),
+                d.cout,
+                d.batch,
+                d.cout
+            );
+        }
+        let storage = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(a)) => {
+                CpuStorage::F32(forward(contiguous(x, l1)?, contiguous(w, l2)?, contiguous(a, l3)?, d))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(a)) => {
+                CpuStorage::F64(forward(contiguous(x, l1)?, contiguous(w, l2)?, contiguous(a, l3)?, d))
+            }
+            _ => candle_core::bail!("{}: f32 or f64 arguments of one dtype", self.name()),
+        };
+        Ok((storage, Shape::from((d.batch, d.cout, d.h, d.w))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        add: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (grad_x, grad_w) = gradients(x, weight, grad)?;
+        let grad_add = if add.track_op() {
+            let per_sample = grad.sum((2, 3))?;
+            Some(if add.dim(0)? == 1 { per_sample.sum_keepdim(0)? } else { per_sample })
         } else {
             None
         };
-        let grad_w = if weight.track_op() {
-            let k = weight.dim(2)?;
-            Some(grad.apply_op2_no_bwd(&x.detach().contiguous()?, &WeightGradient { k })?)
-        } else {
-            None
-        };
-        Ok((grad_x, grad_w))
+        Ok((grad_x, grad_w, grad_add))
     }
 }
 
@@ -327,6 +410,26 @@ mod tests {
             for v in [&x, &wt] {
                 let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
                 assert!(max_diff(a, b) < 1e-10, "gradient {batch} {cin} {cout} {h} {w} {k}: {}", max_diff(a, b));
+            }
+        }
+    }
+
+    #[test]
+    fn the_fused_offset_matches_an_added_bias_and_its_gradients() {
+        let dev = Device::Cpu;
+        for rows in [1, 3] {
+            let x = Var::from_tensor(&Tensor::randn(0f64, 1.0, (3, 2, 6, 4), &dev).unwrap()).unwrap();
+            let wt = Var::from_tensor(&Tensor::randn(0f64, 1.0, (5, 2, 3, 3), &dev).unwrap()).unwrap();
+            let add = Var::from_tensor(&Tensor::randn(0f64, 1.0, (rows, 5), &dev).unwrap()).unwrap();
+            let ours = circular_conv2d_add(&x, &wt, &add).unwrap();
+            let theirs = reference(&x, &wt).broadcast_add(&add.reshape((rows, 5, 1, 1)).unwrap()).unwrap();
+            assert!(max_diff(&ours, &theirs) < 1e-12);
+            let probe = Tensor::randn(0f64, 1.0, ours.shape(), &dev).unwrap();
+            let g_ours = (&ours * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let g_theirs = (&theirs * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            for v in [&x, &wt, &add] {
+                let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
+                assert!(max_diff(a, b) < 1e-10, "offset rows {rows}: {}", max_diff(a, b));
             }
         }
     }

@@ -10,7 +10,7 @@ use candle_nn::{Linear, VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
 use super::TimeEmbedding;
-use super::circular_conv2d::{circular_conv2d, circular_pad};
+use super::circular_conv2d::{circular_conv2d_add, circular_pad};
 use super::layers::{sample_norm, silu};
 
 /// Sizes of a U-Net.
@@ -88,7 +88,12 @@ impl Conv2dCircular {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        circular_conv2d(x, &self.weight)?.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+        circular_conv2d_add(x, &self.weight, &self.bias.unsqueeze(0)?)
+    }
+
+    /// The convolution plus a per-sample shift `[B, out]`, added with the bias in one pass.
+    fn forward_shifted(&self, x: &Tensor, shift: &Tensor) -> candle_core::Result<Tensor> {
+        circular_conv2d_add(x, &self.weight, &shift.broadcast_add(&self.bias.unsqueeze(0)?)?)
     }
 }
 
@@ -112,6 +117,14 @@ impl CircularConv {
         match self {
             Self::D1(conv, pad) => conv.forward(&circular_pad(x, 2, *pad)?),
             Self::D2(conv) => conv.forward(x),
+        }
+    }
+
+    /// `forward(x)` plus a per-sample, per-channel `shift` `[B, out]` broadcast over the cells.
+    fn forward_shifted(&self, x: &Tensor, shift: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::D2(conv) => conv.forward_shifted(x, shift),
+            Self::D1(..) => self.forward(x)?.broadcast_add(&shift.unsqueeze(D::Minus1)?),
         }
     }
 
@@ -142,11 +155,8 @@ impl ResidualBlock {
     }
 
     fn forward(&self, x: &Tensor, emb: &Tensor) -> candle_core::Result<Tensor> {
-        let mut shift = self.time.forward(emb)?;
-        for _ in 2..x.rank() {
-            shift = shift.unsqueeze(D::Minus1)?;
-        }
-        let h = self.first.forward(&silu(&sample_norm(x)?)?)?.broadcast_add(&shift)?;
+        let shift = self.time.forward(emb)?;
+        let h = self.first.forward_shifted(&silu(&sample_norm(x)?)?, &shift)?;
         let h = self.second.forward(&silu(&h)?)?;
         let skip = match &self.skip {
             Some(conv) => conv.forward(x)?,
@@ -224,20 +234,30 @@ impl CircularUnet {
         self.output.forward(&sample_norm(&h)?)
     }
 
+    /// 2×2 (or 2) average pooling as a reshape and a mean: candle's `avg_pool2d` backward goes
+    /// through `upsample_nearest2d`, this through a broadcast.
     fn pool(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self.rank {
             1 => {
                 let (b, c, n) = x.dims3()?;
                 x.reshape((b, c, n / 2, 2))?.mean(D::Minus1)
             }
-            _ => x.avg_pool2d(2),
+            _ => {
+                let (b, c, h, w) = x.dims4()?;
+                x.reshape((b, c, h / 2, 2, w / 2, 2))?.sum(5)?.sum(3)? * 0.25
+            }
         }
     }
 
+    /// Nearest-neighbour upsampling by 2 as a broadcast: candle's `upsample_nearest2d` backward
+    /// is a grouped direct convolution, far slower than the reduction a broadcast's backward is.
     fn upsample(&self, x: &Tensor, like: &Tensor) -> candle_core::Result<Tensor> {
         match self.rank {
             1 => x.upsample_nearest1d(like.dim(2)?),
-            _ => x.upsample_nearest2d(like.dim(2)?, like.dim(3)?),
+            _ => {
+                let (b, c, h, w) = x.dims4()?;
+                x.reshape((b, c, h, 1, w, 1))?.broadcast_as((b, c, h, 2, w, 2))?.reshape((b, c, 2 * h, 2 * w))
+            }
         }
     }
 

@@ -20,6 +20,9 @@ pub struct BenchArgs {
     /// Only the MLP (skip the slower U-Nets).
     #[arg(long)]
     pub mlp_only: bool,
+    /// Only the measurements whose name contains this text (the matrix multiply always runs).
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 /// Median wall time of `f` over `repeats` runs after two warm-ups.
@@ -95,6 +98,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             batch: 4 * 12,
             batch_note: "4 samples × 12 windows",
         });
+        let kolmogorov = UnetConfig { channels: vec![16, 32, 64], blocks: 1, ..UnetConfig::default() };
+        cases.push(Case {
+            name: "U-Net 2-D 16,32,64 ×1 (kolmogorov-k2), window 5",
+            config: config("kolmogorov", vec![32, 32], 5, Architecture::Unet2d(kolmogorov)),
+            batch: 8 * 12,
+            batch_note: "8 samples × 12 windows",
+        });
     }
 
     // The reference: a plain f32 matrix product of the MLP's hidden-layer shape, timed before and
@@ -109,6 +119,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         })
     };
     let before = time_matmul()?;
+    let selected = |name: &str| args.only.as_ref().is_none_or(|only| name.contains(only.as_str()));
+    cases.retain(|case| selected(case.name));
     let mut rows = Vec::new();
     for case in &cases {
         let net = detached_network(&case.config, &device).with_context(|| case.name)?;
@@ -141,6 +153,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let ways: [(&str, ConvFn); 2] =
             [("candle conv2d + cat padding", &candle_conv), ("im2col + GEMM op", &circular_conv2d)];
         for (way, conv) in ways {
+            let name = format!("conv 3×3 {c}→{c} on 32×32, {way}");
+            if !selected(&name) {
+                continue;
+            }
             let forward = median_time(args.repeats, || {
                 conv(&x, &w)?.sum_all()?.to_scalar::<f32>()?;
                 Ok(())
@@ -157,7 +173,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 grads.get(wv.as_tensor()).context("no weight gradient")?.sum_all()?.to_scalar::<f32>()?;
                 Ok(())
             })?;
-            let name = format!("conv 3×3 {c}→{c} on 32×32, {way}");
             let note = if batch == 96 { "96 (8 samples × 12 windows)" } else { "32 (a training batch)" };
             rows.push((format!("{name}: forward"), note, forward, flops));
             rows.push((format!("{name}: forward + input gradient"), note, input_grad, 2.0 * flops));
