@@ -18,6 +18,7 @@ use super::lessons::{Lesson, ViewKind, load_lessons};
 use super::phase::PhaseView;
 use super::run_state::{RunState, Status, mean_std};
 use super::series::{SeriesData, SeriesView};
+use super::snapshots::SnapshotsView;
 use super::strings as s;
 use super::tools::EditTools;
 use crate::dynamics::System;
@@ -143,6 +144,7 @@ pub struct SdaApp {
     series: SeriesView,
     phase: PhaseView,
     fields: FieldsView,
+    snapshots: SnapshotsView,
     message: String,
     file_dialog: Option<(FileAction, String)>,
     automation: Automation,
@@ -210,6 +212,7 @@ impl SdaApp {
             series: SeriesView::default(),
             phase: PhaseView::default(),
             fields: FieldsView::default(),
+            snapshots: SnapshotsView::default(),
             message,
             file_dialog: None,
             automation,
@@ -250,13 +253,16 @@ impl SdaApp {
         self.tools.std = std.unwrap_or(match name {
             "lorenz96" => 0.5,
             "lorenz63" => 1.0,
+            // 10% of the vorticity's climatological standard deviation, as in the paper.
+            "kolmogorov" => 0.46,
             _ => 0.3,
         });
         self.view = match name {
-            "lorenz96" => View::Fields,
+            "lorenz96" | "kolmogorov" => View::Fields,
             _ => View::Series,
         };
         self.fields = FieldsView::default();
+        self.snapshots = SnapshotsView::default();
         self.run = RunState::default();
         self.run_revision = None;
     }
@@ -546,7 +552,7 @@ impl SdaApp {
     fn observation_tools(&mut self, ui: &mut egui::Ui) {
         ui.heading(s::OBSERVE);
         ui.toggle_value(&mut self.tools.edit, s::EDIT_MODE).on_hover_text(s::EDIT_MODE_TIP);
-        let fields = self.system().name() == "lorenz96";
+        let fields = matches!(self.system().name(), "lorenz96" | "kolmogorov");
         if fields {
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.tools.brush, true, s::BRUSH).on_hover_text(s::BRUSH_TIP);
@@ -593,13 +599,25 @@ impl SdaApp {
         });
         if fields {
             ui.label(s::PRESETS).on_hover_text(s::PRESETS_TIP);
-            let presets = [
-                ("every 4th station", Pattern::Stations { stations: 4, times: 1 }),
-                ("every 4th time", Pattern::Stations { stations: 1, times: 4 }),
-                ("satellite swath", Pattern::Swath { width: 6, shift: 3, times: 1 }),
-                ("random 10%", Pattern::Random { percent: 10.0, seed: self.editor.revision() }),
-                ("coarse 4-blocks", Pattern::Blocks { size: 4, times: 2 }),
-            ];
+            let random = Pattern::Random { percent: 10.0, seed: self.editor.revision() };
+            let presets: Vec<(&str, Pattern)> = if self.system().name() == "kolmogorov" {
+                vec![
+                    ("coarse 8×8 every 4th", Pattern::Blocks { size: 4, times: 4 }),
+                    ("sparse grid", Pattern::Stations { stations: 4, times: 1 }),
+                    ("random 10%", random),
+                    ("centre patch", Pattern::Patch { size: 12, times: 1 }),
+                    ("circle", Pattern::Annulus { inner: 9.0, outer: 12.0, times: 1 }),
+                    ("satellite swath", Pattern::Swath { width: 8, shift: 4, times: 1 }),
+                ]
+            } else {
+                vec![
+                    ("every 4th station", Pattern::Stations { stations: 4, times: 1 }),
+                    ("every 4th time", Pattern::Stations { stations: 1, times: 4 }),
+                    ("satellite swath", Pattern::Swath { width: 6, shift: 3, times: 1 }),
+                    ("random 10%", random),
+                    ("coarse 4-blocks", Pattern::Blocks { size: 4, times: 2 }),
+                ]
+            };
             ui.horizontal_wrapped(|ui| {
                 for (label, pattern) in presets {
                     if ui.button(label).on_hover_text(s::PRESETS_TIP).clicked() {
@@ -684,7 +702,7 @@ impl SdaApp {
         let name = self.system().name();
         ui.horizontal(|ui| {
             match name {
-                "lorenz96" => {
+                "lorenz96" | "kolmogorov" => {
                     ui.selectable_value(&mut self.view, View::Fields, s::VIEW_FIELDS);
                 }
                 "lorenz63" => {
@@ -701,7 +719,9 @@ impl SdaApp {
         let truth = self.editor.scenario().truth.clone();
         let dim = self.editor.scenario().state_dim();
         let fields_view = self.view == View::Fields || (self.view == View::Series && name == "lorenz96");
-        let message = if fields_view {
+        let message = if name == "kolmogorov" && self.view == View::Fields {
+            self.snapshots.ui(ui, &mut self.editor, &self.tools, &self.run, self.tweedie)
+        } else if fields_view {
             let m = self.fields.ui(ui, &mut self.editor, &self.tools, &self.run, self.tweedie);
             let mut series_message = None;
             if let Some(station) = self.fields.station {
@@ -793,6 +813,34 @@ impl SdaApp {
         let name = scenario.system.name();
         let dim = scenario.state_dim();
         let title = self.lesson.map_or_else(|| name.to_string(), |i| self.lessons[i].title.clone());
+        if name == "kolmogorov" {
+            // Each row of the snapshot grid as one panel, the states stacked downwards.
+            let data = self.snapshots.rows(&self.editor, &self.run, self.tweedie);
+            let shape = scenario.system.chain().state_shape();
+            let panels = data
+                .rows
+                .iter()
+                .zip(super::snapshots::ROWS)
+                .enumerate()
+                .map(|(r, (values, row))| {
+                    let (lo, hi, colormap) = if r == 3 {
+                        (0.0, data.spread, crate::render::Colormap::Sequential)
+                    } else {
+                        (-data.range, data.range, crate::render::Colormap::Diverging)
+                    };
+                    let image = crate::render::FieldImage {
+                        width: shape[1],
+                        height: shape[0] * scenario.length,
+                        values: values.iter().map(|&v| v as f32).collect(),
+                        lo: lo as f32,
+                        hi: hi as f32,
+                        colormap,
+                    };
+                    (row.to_string(), image)
+                })
+                .collect();
+            return save_fields(path, &FieldsFigure { title, panels });
+        }
         if name == "lorenz96" {
             let panels = self.fields_images();
             return save_fields(path, &FieldsFigure { title, panels });
@@ -849,6 +897,7 @@ fn fallback_lesson() -> Lesson {
         system: serde_json::json!("lorenz63"),
         length: 65,
         truth_seed: 1,
+        truths: None,
         std: 0.4,
         pattern: Pattern::Every { every: 8, offset: 0, op: "identity".into(), indices: vec![0] },
         sampler: Default::default(),

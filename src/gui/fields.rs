@@ -156,7 +156,7 @@ impl FieldsView {
 }
 
 /// A horizontal colour bar with its end values.
-fn colour_bar(ui: &mut Ui, width: f32, lo: f32, hi: f32, colormap: Colormap) {
+pub(super) fn colour_bar(ui: &mut Ui, width: f32, lo: f32, hi: f32, colormap: Colormap) {
     let (rect, _) = ui.allocate_exact_size(Vec2::new(width, 26.0), Sense::hover());
     let bar = Rect::from_min_size(rect.min, Vec2::new(width, 10.0));
     let steps = 48;

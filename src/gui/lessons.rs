@@ -1,6 +1,6 @@
 //! Lessons: ready-made observation scenarios with a title and a short explanation, read from
-//! `assets/presets/*.json`. A lesson simulates its truth from a seed and observes it with a
-//! [`Pattern`], so the files stay small and readable.
+//! `assets/presets/*.json`. A lesson simulates its truth from a seed (or picks one from stored
+//! trajectories) and observes it with a [`Pattern`], so the files stay small and readable.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Pattern;
 use crate::dynamics::simulate_trajectory;
+use crate::export::read_npy_f32;
 use crate::rng;
 use crate::scenario::{SamplerSettings, Scenario, ScenarioError, system_from_json_str};
 
@@ -35,8 +36,14 @@ pub struct Lesson {
     /// A system name or a linear model object, as in scenario files.
     pub system: Value,
     pub length: usize,
-    /// The truth is simulated from this seed (stream 0, after the system's burn-in).
+    /// The truth is simulated from this seed (stream 0, after the system's burn-in), or, with
+    /// `truths`, picks a stored trajectory and a starting state.
     pub truth_seed: u64,
+    /// An `.npy` of stored trajectories `(N, L', state…)` beside the lesson, for systems too slow
+    /// to simulate on opening (Kolmogorov flow): the truth is trajectory `truth_seed mod N` from
+    /// state `(truth_seed div N)·length mod (L' − length + 1)`.
+    #[serde(default)]
+    pub truths: Option<String>,
     /// Observation noise std, physical units.
     pub std: f64,
     pub pattern: Pattern,
@@ -73,8 +80,12 @@ impl Lesson {
     pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
         let system = system_from_json_str(&serde_json::json!({ "system": self.system }).to_string())?;
         let chain = system.chain();
-        let truth =
-            simulate_trajectory(chain, self.length, chain.default_burn_in(), &mut rng::stream(self.truth_seed, 0));
+        let truth = match &self.truths {
+            Some(file) => self.stored_truth(file, &chain.state_shape())?,
+            None => {
+                simulate_trajectory(chain, self.length, chain.default_burn_in(), &mut rng::stream(self.truth_seed, 0))
+            }
+        };
         let cells = self
             .pattern
             .cells(self.length, &chain.state_shape())
@@ -87,6 +98,27 @@ impl Lesson {
         scenario.sampler = Some(self.sampler.clone());
         scenario.validate()?;
         Ok(scenario)
+    }
+}
+
+impl Lesson {
+    /// The truth taken from the stored trajectories in `file` (next to the lesson file).
+    fn stored_truth(&self, file: &str, shape: &[usize]) -> Result<Vec<f64>, ScenarioError> {
+        let path = self.path.parent().unwrap_or(Path::new(".")).join(file);
+        let invalid = |message: String| ScenarioError::Invalid { at: format!("truths ({})", path.display()), message };
+        let array = read_npy_f32(&path).map_err(|e| invalid(e.to_string()))?;
+        let d: usize = shape.iter().product();
+        if array.shape.len() != 2 + shape.len() || array.shape[2..] != *shape {
+            return Err(invalid(format!("shape {:?} does not hold states of shape {shape:?}", array.shape)));
+        }
+        let (n, stored) = (array.shape[0], array.shape[1]);
+        if n == 0 || stored < self.length {
+            return Err(invalid(format!("{n} trajectories of {stored} states; the lesson needs {}", self.length)));
+        }
+        let k = (self.truth_seed % n as u64) as usize;
+        let start = ((self.truth_seed / n as u64) as usize * self.length) % (stored - self.length + 1);
+        let from = (k * stored + start) * d;
+        Ok(array.data[from..from + self.length * d].iter().map(|&v| v as f64).collect())
     }
 }
 

@@ -18,6 +18,7 @@ mod palette;
 mod phase;
 mod run_state;
 mod series;
+mod snapshots;
 pub mod strings;
 mod tools;
 

@@ -86,6 +86,14 @@ pub const VIEW_PHASE: &str = "Phase space";
 pub const VIEW_FIELDS: &str = "Fields";
 pub const VIEW_DIAGNOSTICS: &str = "Diagnostics";
 pub const PHASE_HINT: &str = "Drag to rotate. Grey: the attractor. Coloured: members, by mode.";
+pub const SNAPSHOT_HINT: &str = "One column per state; with Edit on, paint observations on the observations row.";
+pub const PIN_MEMBER: &str = "pinned member";
+pub const PIN_MEMBER_TIP: &str =
+    "The member row follows this one member through every state, so you can see one plausible flow evolve.";
+pub const FIRST_STATE: &str = "first state";
+pub const FIRST_STATE_TIP: &str = "The trajectory is longer than fits across: scroll the columns.";
+pub const VORTICITY: &str = "vorticity";
+pub const SPREAD: &str = "spread";
 pub const FIELD_HINT: &str = "Click a cell for its time series. Time runs down, stations across.";
 pub const TRUTH: &str = "truth";
 pub const MEAN: &str = "posterior mean";

@@ -24,6 +24,7 @@ pub fn default_checkpoint_name(system: &str) -> Option<&'static str> {
     match system {
         "lorenz63" => Some("lorenz63-k4"),
         "lorenz96" => Some("lorenz96-k2"),
+        "kolmogorov" => Some("kolmogorov-k2"),
         _ => None,
     }
 }

@@ -1,0 +1,204 @@
+//! Field snapshots (Kolmogorov flow): a grid with one column per state of the trajectory and the
+//! rows truth, observations, posterior mean, spread and one member, each cell a vorticity field
+//! drawn by the WGSL colormap shader (diverging for vorticity, sequential for the spread). The
+//! member row follows one pinned member through time; the observations row takes the brush and
+//! eraser, one cell at a time or in strokes.
+
+use std::sync::Arc;
+
+use eframe::egui::{self, Align2, Color32, FontId, Sense, Stroke, Ui, Vec2};
+use eframe::egui_wgpu::Callback;
+
+use super::editor::ScenarioEditor;
+use super::fields::colour_bar;
+use super::run_state::{RunState, mean_std};
+use super::strings as s;
+use super::tools::EditTools;
+use crate::observe::ObservationOp;
+use crate::render::{Colormap, FieldCallback, FieldImage};
+
+/// The rows, top to bottom.
+pub(super) const ROWS: [&str; 5] = ["truth", "observations", "posterior mean", "spread (std)", "member"];
+
+/// Texture slots of the snapshot cells start here (the space–time panels use 0‥5).
+const SLOT_BASE: u64 = 1 << 16;
+
+/// Snapshot-view state: the pinned member, the first state shown, and a brush stroke under way.
+#[derive(Default)]
+pub struct SnapshotsView {
+    pub member: usize,
+    pub first: usize,
+    stroking: bool,
+}
+
+/// Largest finite |v|, at least `floor`.
+fn max_abs(values: &[f64], floor: f64) -> f64 {
+    values.iter().filter(|v| v.is_finite()).fold(floor, |m, v| m.max(v.abs()))
+}
+
+/// The five rows over the whole trajectory (`L·H·W` each, NaN where there is nothing to show),
+/// with the symmetric vorticity range and the spread's upper end.
+pub(super) struct SnapshotRows {
+    pub rows: [Vec<f64>; 5],
+    pub range: f64,
+    pub spread: f64,
+}
+
+impl SnapshotsView {
+    pub(super) fn rows(&self, editor: &ScenarioEditor, run: &RunState, tweedie: bool) -> SnapshotRows {
+        let scenario = editor.scenario();
+        let (length, dim) = (scenario.length, scenario.state_dim());
+        let n = length * dim;
+        let nan = vec![f64::NAN; n];
+        let truth = scenario.truth.clone().unwrap_or_else(|| nan.clone());
+        let mut observed = nan.clone();
+        for o in editor.observations() {
+            match &o.op {
+                ObservationOp::Mean { indices } => indices.iter().for_each(|i| observed[o.t * dim + i] = o.value),
+                op => observed[o.t * dim + op.indices()[0]] = o.value,
+            }
+        }
+        let (mean, std) = run.statistics_source(tweedie).map(|(v, m)| mean_std(v, m)).unwrap_or_default();
+        let (mean, std) = if mean.len() == n { (mean, std) } else { (nan.clone(), nan.clone()) };
+        let member: Vec<f64> = run
+            .shown(tweedie)
+            .filter(|sh| sh.members > 0 && sh.values.len() >= sh.members * n)
+            .map(|sh| {
+                let m = self.member.min(sh.members - 1);
+                sh.values[m * n..(m + 1) * n].iter().map(|&v| v as f64).collect()
+            })
+            .unwrap_or_else(|| nan.clone());
+        let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
+        let spread = max_abs(&std, 0.1);
+        SnapshotRows { rows: [truth, observed, mean, std, member], range, spread }
+    }
+
+    /// Draws the grid. Returns a message when an edit was refused.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        editor: &mut ScenarioEditor,
+        tools: &EditTools,
+        run: &RunState,
+        tweedie: bool,
+    ) -> Option<String> {
+        let scenario = editor.scenario();
+        let (length, shape) = (scenario.length, scenario.system.chain().state_shape());
+        let [h, w] = shape[..] else {
+            return Some(format!("snapshots show 2-D fields, not states of shape {shape:?}"));
+        };
+        let members = run.shown(tweedie).map_or(0, |sh| sh.members);
+        ui.horizontal(|ui| {
+            ui.label(s::SNAPSHOT_HINT);
+            if members > 1 {
+                ui.add(egui::Slider::new(&mut self.member, 0..=members - 1).text(s::PIN_MEMBER))
+                    .on_hover_text(s::PIN_MEMBER_TIP);
+            }
+        });
+        let label_width = 96.0;
+        let gap = 3.0;
+        // The colour bars below, and the member and first-state sliders above.
+        let bars = 70.0;
+        let cell_by_height = ((ui.available_height() - bars - 20.0) / ROWS.len() as f32 - gap).clamp(24.0, 220.0);
+        let fit = ((ui.available_width() - label_width) / (cell_by_height + gap)).floor().max(1.0) as usize;
+        let columns = fit.min(length);
+        if columns < length {
+            self.first = self.first.min(length - columns);
+            ui.add(egui::Slider::new(&mut self.first, 0..=length - columns).text(s::FIRST_STATE))
+                .on_hover_text(s::FIRST_STATE_TIP);
+        } else {
+            self.first = 0;
+        }
+        let cell = cell_by_height.min((ui.available_width() - label_width) / columns as f32 - gap);
+        let data = self.rows(editor, run, tweedie);
+        let dim = h * w;
+        let mut message = None;
+        egui::Grid::new("snapshots").spacing(Vec2::splat(gap)).show(ui, |ui| {
+            ui.label("");
+            for c in 0..columns {
+                ui.label(format!("state {}", self.first + c));
+            }
+            ui.end_row();
+            for (r, values) in data.rows.iter().enumerate() {
+                ui.add_sized(Vec2::new(label_width, cell), egui::Label::new(egui::RichText::new(ROWS[r]).strong()));
+                let (lo, hi, colormap) = if r == 3 {
+                    (0.0, data.spread, Colormap::Sequential)
+                } else {
+                    (-data.range, data.range, Colormap::Diverging)
+                };
+                for c in 0..columns {
+                    let t = self.first + c;
+                    let editable = r == 1 && tools.edit;
+                    let sense = if editable { Sense::click_and_drag() } else { Sense::hover() };
+                    let (rect, response) = ui.allocate_exact_size(Vec2::splat(cell), sense);
+                    let image = FieldImage {
+                        width: w,
+                        height: h,
+                        values: values[t * dim..(t + 1) * dim].iter().map(|&v| v as f32).collect(),
+                        lo: lo as f32,
+                        hi: hi as f32,
+                        colormap,
+                    };
+                    let slot = SLOT_BASE + (r * 4096 + c) as u64;
+                    ui.painter()
+                        .add(Callback::new_paint_callback(rect, FieldCallback { slot, image: Arc::new(image) }));
+                    if r == 4 && members == 0 {
+                        ui.painter().text(
+                            rect.center(),
+                            Align2::CENTER_CENTER,
+                            "—",
+                            FontId::proportional(12.0),
+                            ui.visuals().weak_text_color(),
+                        );
+                    }
+                    if editable {
+                        if response.hovered() {
+                            ui.painter().rect_stroke(
+                                rect,
+                                0.0,
+                                Stroke::new(1.0, Color32::from_white_alpha(160)),
+                                egui::StrokeKind::Inside,
+                            );
+                        }
+                        if response.drag_started() {
+                            editor.begin_drag();
+                            self.stroking = true;
+                        }
+                        // A stroke may cross into neighbouring snapshots: paint wherever the
+                        // pointer is over this one.
+                        let pointer = ui.input(|i| i.pointer.interact_pos());
+                        let over = pointer.filter(|p| rect.contains(*p));
+                        if (self.stroking && over.is_some()) || response.clicked() {
+                            if response.clicked() {
+                                editor.begin_drag();
+                            }
+                            if let Some(pos) = over.or(response.interact_pointer_pos()) {
+                                let u = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 0.999);
+                                let v = ((pos.y - rect.top()) / rect.height()).clamp(0.0, 0.999);
+                                let index = (v * h as f32) as usize * w + (u * w as f32) as usize;
+                                if let Err(e) = editor.paint(t, index, tools.brush, tools.std) {
+                                    message = Some(e.to_string());
+                                }
+                            }
+                        }
+                        if response.drag_stopped() {
+                            self.stroking = false;
+                        }
+                    }
+                }
+                ui.end_row();
+            }
+        });
+        if !ui.input(|i| i.pointer.any_down()) {
+            self.stroking = false;
+        }
+        ui.horizontal(|ui| {
+            let width = 220.0;
+            ui.label(s::VORTICITY);
+            colour_bar(ui, width, -data.range as f32, data.range as f32, Colormap::Diverging);
+            ui.label(s::SPREAD);
+            colour_bar(ui, width, 0.0, data.spread as f32, Colormap::Sequential);
+        });
+        message
+    }
+}
