@@ -293,3 +293,22 @@ fn bundled_example_scenarios_are_valid() {
     }
     assert!(count >= 3, "expected the bundled examples in {}", dir.display());
 }
+
+#[test]
+fn kolmogorov_field_scenarios_index_cells_row_major() {
+    // A 32×32 vorticity field: flat indices 0‥1023, row-major (y rows); coarse views are `mean`s.
+    let text = r#"{"system": "kolmogorov", "length": 8, "observations": [
+        {"t": 0, "op": "mean", "indices": [0, 1, 32, 33], "value": 1.5, "std": 0.46},
+        {"t": 4, "op": "identity", "index": 1023, "value": -2.0, "std": 0.46}]}"#;
+    let s = Scenario::from_json_str(text).unwrap();
+    assert_eq!(s.system.chain().state_shape(), vec![32, 32]);
+    assert_eq!(s.state_dim(), 1024);
+    let mut state = vec![0.0; 1024];
+    state[32] = 4.0;
+    assert_eq!(s.observations[0].op.apply(&state), 1.0);
+    rejects(
+        r#"{"system": "kolmogorov", "length": 8, "observations": [
+            {"t": 0, "op": "identity", "index": 1024, "value": 0, "std": 0.46}]}"#,
+        "1024",
+    );
+}

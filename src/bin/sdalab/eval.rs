@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::ProgressBar;
 use sdalab::baselines::{ParticleSmoother, Resampling};
 use sdalab::device::select_device;
@@ -25,16 +25,8 @@ use sdalab::score::{ComposedNetworkScore, load_checkpoint_for};
 
 use crate::{checkpoints, progress};
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum EvalSystem {
-    /// The paper's Lorenz-63 protocol: L = 65, x observed ("lo": every 8th state, "hi": every state).
-    Lorenz63,
-}
-
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    #[arg(value_enum)]
-    pub system: EvalSystem,
     /// Number of test cases (seeded truths).
     #[arg(long, default_value_t = 4)]
     pub cases: usize,

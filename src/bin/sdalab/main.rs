@@ -5,6 +5,7 @@ mod assimilate;
 mod bench;
 mod checkpoints;
 mod eval;
+mod eval_kolmogorov;
 mod metrics_cmd;
 mod output_path;
 mod progress;
@@ -45,12 +46,25 @@ enum Command {
     Assimilate(assimilate::AssimilateArgs),
     /// Score an ensemble file: plausibility, fit to observations, skill, distance to a reference.
     Metrics(metrics_cmd::MetricsArgs),
-    /// Run the paper's evaluation protocol: SDA over a grid of k and C against particle smoothers.
-    Eval(eval::EvalArgs),
+    /// Evaluate the models: the paper's protocols and checks, per system.
+    Eval {
+        #[command(subcommand)]
+        which: EvalCommand,
+    },
     /// Measure network throughput next to a plain matrix multiply on this machine.
     Bench(bench::BenchArgs),
     /// Train a local score network by denoising score matching (resumable).
     Train(train::TrainArgs),
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// The paper's Lorenz-63 protocol: L = 65, x observed ("lo": every 8th state, "hi": every
+    /// state); SDA over a grid of k and C against particle smoothers.
+    Lorenz63(eval::EvalArgs),
+    /// Kolmogorov flow: assimilation of coarse views by SDA and DPS on held-out truths, and the
+    /// unconditional samples' spectrum and vorticity distribution against the data.
+    Kolmogorov(eval_kolmogorov::KolmogorovEvalArgs),
 }
 
 fn main() {
@@ -80,7 +94,8 @@ fn main() {
         Some(Command::Assimilate(args)) => assimilate::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Metrics(args)) => metrics_cmd::run(&args),
-        Some(Command::Eval(args)) => eval::run(&args),
+        Some(Command::Eval { which: EvalCommand::Lorenz63(args) }) => eval::run(&args),
+        Some(Command::Eval { which: EvalCommand::Kolmogorov(args) }) => eval_kolmogorov::run(&args),
         None => app::run(&cli.app),
     };
     if let Err(err) = result {
