@@ -186,3 +186,25 @@ fn figures_export_as_png_and_svg_and_bad_paths_fail_cleanly() {
     assert!(save_series(&missing, &fig).is_err());
     assert!(!missing.exists());
 }
+
+#[test]
+fn kolmogorov_lessons_take_their_truths_from_the_stored_trajectories() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/presets");
+    let mut lesson = Lesson::load(&dir.join("kolmogorov-coarse.json")).unwrap();
+    let stored = sdalab::export::read_npy_f32(&dir.join("kolmogorov-truths.npy")).unwrap();
+    let (n, states, d) = (stored.shape[0], stored.shape[1], 32 * 32);
+    assert_eq!(stored.shape[2..], [32, 32]);
+    // Seed 5 of 4 stored trajectories: trajectory 1, from state 16 (the second block of 16).
+    lesson.truth_seed = 5;
+    let truth = lesson.scenario().unwrap().truth.unwrap();
+    assert_eq!(truth.len(), 16 * d);
+    assert_eq!(n, 4);
+    let from = (states + 16) * d;
+    for (a, b) in truth.iter().zip(&stored.data[from..from + 16 * d]) {
+        assert_eq!(*a, *b as f64);
+    }
+    // The coarse view: 64 block means at states 0, 4, 8 and 12.
+    let scenario = lesson.scenario().unwrap();
+    assert_eq!(scenario.observations.len(), 4 * 64);
+    assert!(scenario.observations.iter().all(|o| o.t % 4 == 0 && o.op.indices().len() == 16));
+}
