@@ -110,6 +110,42 @@ fn norm_grad_kernel(x: &[f32], g: &[f32], out: &mut [f32], width: usize) {
     }
 }
 
+/// `silu((x − mean)·rstd)` per row: a normalisation and the activation after it in one pass.
+#[inline(always)]
+fn norm_silu_kernel(x: &[f32], out: &mut [f32], width: usize) {
+    for (o, row) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)) {
+        let (mean, rstd) = row_stats_f32(row);
+        for (o, v) in o.iter_mut().zip(row) {
+            let h = (v - mean) * rstd;
+            *o = h / (1.0 + fast_exp(-h));
+        }
+    }
+}
+
+/// The gradient of [`norm_silu_kernel`]: `gs = g·silu'(x̂)`, then the normalisation's gradient
+/// `rstd·(gs − mean(gs) − x̂·mean(gs·x̂))` per row.
+#[inline(always)]
+fn norm_silu_grad_kernel(x: &[f32], g: &[f32], out: &mut [f32], width: usize) {
+    let n = width as f32;
+    for ((o, row), g) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)).zip(g.chunks_exact(width)) {
+        let (mean, rstd) = row_stats_f32(row);
+        let mut sum_g = 0.0f32;
+        let mut sum_gx = 0.0f32;
+        for ((o, v), g) in o.iter_mut().zip(row).zip(g) {
+            let h = (v - mean) * rstd;
+            let s = 1.0 / (1.0 + fast_exp(-h));
+            let gs = g * s * (1.0 + h * (1.0 - s));
+            *o = gs;
+            sum_g += gs;
+            sum_gx += gs * h;
+        }
+        let (mg, mgx) = (sum_g / n, sum_gx / n);
+        for (o, v) in o.iter_mut().zip(row) {
+            *o = rstd * (*o - mg - (v - mean) * rstd * mgx);
+        }
+    }
+}
+
 /// Declares an AVX2+FMA build of a kernel and a safe entry point that uses it when the CPU has
 /// both (detected at run time), the baseline build otherwise.
 macro_rules! with_avx2 {
@@ -136,6 +172,8 @@ with_avx2!(silu_f32, silu_kernel, (x: &[f32], out: &mut [f32]));
 with_avx2!(silu_grad_f32, silu_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32]));
 with_avx2!(norm_f32, norm_kernel, (x: &[f32], out: &mut [f32], width: usize));
 with_avx2!(norm_grad_f32, norm_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32], width: usize));
+with_avx2!(norm_silu_f32, norm_silu_kernel, (x: &[f32], out: &mut [f32], width: usize));
+with_avx2!(norm_silu_grad_f32, norm_silu_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32], width: usize));
 
 /// Splits `n` elements of rows of `width` into parallel chunks of whole rows.
 fn chunk_len(width: usize) -> usize {
@@ -185,12 +223,35 @@ fn norm_rows64(x: &[f64], width: usize, grad: Option<&[f64]>) -> Vec<f64> {
 
 const LN_EPS: f64 = 1e-5;
 
+fn silu64(x: f64) -> f64 {
+    x * sigmoid64(x)
+}
+
+fn silu_grad64(x: f64, g: f64) -> f64 {
+    let s = sigmoid64(x);
+    g * s * (1.0 + x * (1.0 - s))
+}
+
+/// The f64 reference of the fused normalisation + SiLU and its gradient, by composition.
+fn norm_silu_rows64(x: &[f64], width: usize, grad: Option<&[f64]>) -> Vec<f64> {
+    let normed = norm_rows64(x, width, None);
+    match grad {
+        None => normed.into_iter().map(silu64).collect(),
+        Some(g) => {
+            let gs: Vec<f64> = normed.iter().zip(g).map(|(h, g)| silu_grad64(*h, *g)).collect();
+            norm_rows64(x, width, Some(&gs))
+        }
+    }
+}
+
 /// The fused element-wise operations.
 #[derive(Debug, Clone, Copy)]
 enum Kernel {
     Silu,
     /// Over the last dimension.
     LayerNorm,
+    /// Layer normalisation then SiLU, over the last dimension.
+    NormSilu,
 }
 
 /// `kernel(x)`, with a backward pass that is itself one fused kernel.
@@ -204,6 +265,7 @@ impl CustomOp1 for Fused {
         match self.0 {
             Kernel::Silu => "fused-silu",
             Kernel::LayerNorm => "fused-layer-norm",
+            Kernel::NormSilu => "fused-norm-silu",
         }
     }
 
@@ -218,6 +280,10 @@ impl CustomOp1 for Fused {
                 CpuStorage::F32(par1(contiguous(v, l)?, width, |x, o| norm_f32(x, o, width)))
             }
             (Kernel::LayerNorm, CpuStorage::F64(v)) => CpuStorage::F64(norm_rows64(contiguous(v, l)?, width, None)),
+            (Kernel::NormSilu, CpuStorage::F32(v)) => {
+                CpuStorage::F32(par1(contiguous(v, l)?, width, |x, o| norm_silu_f32(x, o, width)))
+            }
+            (Kernel::NormSilu, CpuStorage::F64(v)) => CpuStorage::F64(norm_silu_rows64(contiguous(v, l)?, width, None)),
             _ => bail!("{} supports f32 and f64", self.name()),
         };
         Ok((out, l.shape().clone()))
@@ -233,6 +299,7 @@ impl CustomOp2 for FusedGrad {
         match self.0 {
             Kernel::Silu => "fused-silu-grad",
             Kernel::LayerNorm => "fused-layer-norm-grad",
+            Kernel::NormSilu => "fused-norm-silu-grad",
         }
     }
 
@@ -266,6 +333,14 @@ impl CustomOp2 for FusedGrad {
             (Kernel::LayerNorm, CpuStorage::F64(x), CpuStorage::F64(g)) => {
                 CpuStorage::F64(norm_rows64(contiguous(x, l1)?, width, Some(contiguous(g, l2)?)))
             }
+            (Kernel::NormSilu, CpuStorage::F32(x), CpuStorage::F32(g)) => {
+                CpuStorage::F32(par2(contiguous(x, l1)?, contiguous(g, l2)?, width, |x, g, o| {
+                    norm_silu_grad_f32(x, g, o, width)
+                }))
+            }
+            (Kernel::NormSilu, CpuStorage::F64(x), CpuStorage::F64(g)) => {
+                CpuStorage::F64(norm_silu_rows64(contiguous(x, l1)?, width, Some(contiguous(g, l2)?)))
+            }
             _ => bail!("{} supports f32 and f64", self.name()),
         };
         Ok((out, l1.shape().clone()))
@@ -291,6 +366,15 @@ pub fn layer_norm(x: &Tensor) -> candle_core::Result<Tensor> {
         let centred = x.broadcast_sub(&mean)?;
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
         centred.broadcast_div(&(var + LN_EPS)?.sqrt()?)
+    }
+}
+
+/// `silu(layer_norm(x))` over the last dimension, in one pass forward and one backward.
+pub fn norm_silu(x: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+        x.contiguous()?.apply_op1(Fused(Kernel::NormSilu))
+    } else {
+        candle_nn::ops::silu(&layer_norm(x)?)
     }
 }
 
@@ -555,6 +639,39 @@ impl FastLinear {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fused_norm_silu_matches_its_f64_composition_and_its_gradient() {
+        use candle_core::{Device, Var};
+        let dev = Device::Cpu;
+        let x64 = (Tensor::randn(0f64, 1.0, (3, 700), &dev).unwrap() * 2.0).unwrap();
+        let g64 = Tensor::randn(0f64, 1.0, (3, 700), &dev).unwrap();
+        // The f64 path against the stock ops it replaces (exact up to round-off).
+        let stock = |x: &Tensor| {
+            let mean = x.mean_keepdim(1).unwrap();
+            let c = x.broadcast_sub(&mean).unwrap();
+            let var = c.sqr().unwrap().mean_keepdim(1).unwrap();
+            candle_nn::ops::silu(&c.broadcast_div(&(var + LN_EPS).unwrap().sqrt().unwrap()).unwrap()).unwrap()
+        };
+        let (xv, xs) = (Var::from_tensor(&x64).unwrap(), Var::from_tensor(&x64).unwrap());
+        let ours = norm_silu(&xv).unwrap();
+        let theirs = stock(&xs);
+        let diff = |a: &Tensor, b: &Tensor| {
+            (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f64>().unwrap()
+        };
+        assert!(diff(&ours, &theirs) < 1e-12);
+        let ga = (&ours * &g64).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (&theirs * &g64).unwrap().sum_all().unwrap().backward().unwrap();
+        let (ga, gb) = (ga.get(&xv).unwrap(), gb.get(&xs).unwrap());
+        assert!(diff(ga, gb) < 1e-10, "f64 gradient {}", diff(ga, gb));
+        // The f32 kernels against the f64 reference.
+        let x32 = Var::from_tensor(&x64.to_dtype(DType::F32).unwrap()).unwrap();
+        let out32 = norm_silu(&x32).unwrap();
+        let grad32 = (&out32 * g64.to_dtype(DType::F32).unwrap()).unwrap().sum_all().unwrap().backward().unwrap();
+        let to64 = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
+        assert!(diff(&to64(&out32), &ours) < 1e-5);
+        assert!(diff(&to64(grad32.get(&x32).unwrap()), ga) < 1e-4);
+    }
 
     #[test]
     fn fast_exp_is_accurate() {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::TimeEmbedding;
 use super::circular_conv2d::{circular_conv2d_add, circular_pad};
-use super::layers::{sample_norm, silu};
+use super::layers::{sample_norm, sample_norm_silu, silu};
 
 /// Sizes of a U-Net.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,7 +156,7 @@ impl ResidualBlock {
 
     fn forward(&self, x: &Tensor, emb: &Tensor) -> candle_core::Result<Tensor> {
         let shift = self.time.forward(emb)?;
-        let h = self.first.forward_shifted(&silu(&sample_norm(x)?)?, &shift)?;
+        let h = self.first.forward_shifted(&sample_norm_silu(x)?, &shift)?;
         let h = self.second.forward(&silu(&h)?)?;
         let skip = match &self.skip {
             Some(conv) => conv.forward(x)?,
