@@ -312,3 +312,19 @@ fn kolmogorov_field_scenarios_index_cells_row_major() {
         "1024",
     );
 }
+
+#[test]
+fn kolmogorov_presets_of_other_sizes_are_system_objects() {
+    let text = r#"{"system": {"name": "kolmogorov", "grid": 64, "resolution": 256}, "length": 4}"#;
+    let s = Scenario::from_json_str(text).unwrap();
+    assert_eq!(s.system.chain().state_shape(), vec![64, 64]);
+    // Written back as the object (the default size as the bare name), and read again alike.
+    let again = Scenario::from_json_str(&s.to_json_string()).unwrap();
+    assert_eq!(again.system.chain().state_shape(), vec![64, 64]);
+    let default = Scenario::from_json_str(r#"{"system": "kolmogorov", "length": 4}"#).unwrap();
+    assert!(default.to_json_string().contains(r#""system": "kolmogorov""#));
+    rejects(r#"{"system": {"name": "kolmogorov", "grid": 48, "resolution": 100}, "length": 4}"#, "system.resolution");
+    rejects(r#"{"system": {"name": "kolmogorov", "grid": 12}, "length": 4}"#, "system.grid");
+    rejects(r#"{"system": {"name": "kolmogorov", "reynolds": -5}, "length": 4}"#, "system.reynolds");
+    rejects(r#"{"system": {"name": "kolmogorov", "viscosity": 1}, "length": 4}"#, "viscosity");
+}

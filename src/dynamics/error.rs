@@ -16,4 +16,6 @@ pub enum ModelError {
     NotPositiveDefinite { field: String },
     #[error("{what}: {reason}")]
     Numerical { what: String, reason: String },
+    #[error("{field}: {reason}")]
+    Setting { field: String, reason: String },
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{SamplerSettings, Scenario, ScenarioError};
-use crate::dynamics::{LinearGaussian, MarkovChain, ModelError, System};
+use crate::dynamics::{Kolmogorov, KolmogorovSettings, LinearGaussian, MarkovChain, ModelError, System};
 use crate::observe::{Observation, ObservationOp, OperatorKind};
 
 #[derive(Serialize, Deserialize)]
@@ -102,6 +102,7 @@ fn system_from_value(value: &Value) -> Result<System, ScenarioError> {
         Value::String(name) => System::named(name).ok_or_else(|| ScenarioError::UnknownSystem { name: name.clone() }),
         Value::Object(map) => match map.get("name") {
             Some(Value::String(name)) if name == "linear" => linear_from_value(value),
+            Some(Value::String(name)) if name == "kolmogorov" => kolmogorov_from_value(value),
             Some(Value::String(name)) if map.len() == 1 => {
                 System::named(name).ok_or_else(|| ScenarioError::UnknownSystem { name: name.clone() })
             }
@@ -113,6 +114,21 @@ fn system_from_value(value: &Value) -> Result<System, ScenarioError> {
         },
         _ => Err(schema("expected a system name (\"lorenz63\", …) or a linear model object")),
     }
+}
+
+/// `{"name": "kolmogorov", "grid": …, "resolution": …, "reynolds": …, …}`, each size optional.
+fn kolmogorov_from_value(value: &Value) -> Result<System, ScenarioError> {
+    let mut fields = value.clone();
+    if let Value::Object(map) = &mut fields {
+        map.remove("name");
+    }
+    let settings: KolmogorovSettings =
+        serde_path_to_error::deserialize(&fields).map_err(|e| ScenarioError::Schema {
+            at: prefixed_path("system", &e.path().to_string()),
+            message: strip_position(&e.inner().to_string()),
+            position: None,
+        })?;
+    Ok(System::Kolmogorov(Kolmogorov::with_settings(settings)?))
 }
 
 fn linear_from_value(value: &Value) -> Result<System, ScenarioError> {
@@ -194,6 +210,13 @@ pub(super) fn write(scenario: &Scenario) -> String {
                 initial_cov: rows(&model.initial_prior().covariance()),
             })
             .unwrap_or(Value::Null)
+        }
+        System::Kolmogorov(flow) if *flow.settings() != KolmogorovSettings::default() => {
+            let mut value = serde_json::to_value(flow.settings()).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut value {
+                map.insert("name".into(), Value::String("kolmogorov".into()));
+            }
+            value
         }
         other => Value::String(other.name().into()),
     };

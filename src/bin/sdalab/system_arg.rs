@@ -13,6 +13,8 @@ pub struct SystemArg {
     #[arg(long)]
     pub system: String,
     /// For `linear`: a JSON file holding the model object, or a scenario whose system is used.
+    /// For `kolmogorov`, optionally other sizes: e.g. `{"name": "kolmogorov", "grid": 64,
+    /// "resolution": 256}`.
     #[arg(long)]
     pub model: Option<PathBuf>,
 }
@@ -20,16 +22,16 @@ pub struct SystemArg {
 impl SystemArg {
     pub fn load(&self) -> anyhow::Result<System> {
         match (self.system.as_str(), &self.model) {
-            ("linear", Some(path)) => {
+            (name @ ("linear" | "kolmogorov"), Some(path)) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
                 let system = system_from_json_str(&text).with_context(|| path.display().to_string())?;
                 match system {
-                    System::Linear(_) => Ok(system),
-                    other => bail!("{}: holds system `{}`, not a linear model", path.display(), other.name()),
+                    System::Linear(_) | System::Kolmogorov(_) if system.name() == name => Ok(system),
+                    other => bail!("{}: holds system `{}`, not `{name}`", path.display(), other.name()),
                 }
             }
             ("linear", None) => bail!("--system linear needs --model FILE.json with the linear model"),
-            (name, Some(_)) => bail!("--model is only for --system linear, not `{name}`"),
+            (name, Some(_)) => bail!("--model is only for --system linear or kolmogorov, not `{name}`"),
             (name, None) => System::named(name)
                 .with_context(|| format!("unknown system `{name}` (known: lorenz63, lorenz96, kolmogorov, linear)")),
         }
