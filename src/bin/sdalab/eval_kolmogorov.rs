@@ -34,7 +34,7 @@ pub struct KolmogorovEvalArgs {
     /// Held-out truths, (N, L', 32, 32) (default: the lessons' bundled truths).
     #[arg(long)]
     pub truths: Option<PathBuf>,
-    /// Number of truths (cases) to assimilate.
+    /// Number of truths (cases) to assimilate (0: only the climate check).
     #[arg(long, default_value_t = 4)]
     pub cases: usize,
     /// States per trajectory.
@@ -72,7 +72,10 @@ const BLOCK: usize = 4;
 const EVERY: usize = 4;
 
 pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
-    ensure!(args.cases >= 1 && args.samples >= 2, "--cases must be at least 1 and --samples at least 2");
+    ensure!(
+        args.samples >= 2 && args.prior_samples >= 1,
+        "--samples must be at least 2 and --prior-samples at least 1"
+    );
     ensure!(args.length >= 5, "--length must be at least 5");
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let flow = Kolmogorov::new();
@@ -133,10 +136,10 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
     writeln!(report, "# Kolmogorov flow: {model}\n")?;
     writeln!(
         report,
-        "Held-out truths: `{}` (cases 0–{}, states 0–{}). Sampler: {} members, {} steps, C = {}, τ = {}; \
+        "Held-out truths: `{}` ({} cases, states 0–{}). Sampler: {} members, {} steps, C = {}, τ = {}; \
          SDA γ = {}, DPS ζ = {}; seed {}. Device: {device_name}.\n",
         truths_path.display(),
-        args.cases - 1,
+        args.cases,
         args.length - 1,
         args.samples,
         args.steps,
@@ -205,7 +208,7 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
             )?;
         }
     }
-    for (name, values) in &mut medians {
+    for (name, values) in medians.iter_mut().filter(|(_, v)| !v.is_empty()) {
         values.sort_by(f64::total_cmp);
         writeln!(report, "\n{name}: median residual std/σ {:.2}", values[values.len() / 2])?;
     }
