@@ -28,7 +28,7 @@ pub struct FieldsView {
 }
 
 /// Largest finite |v|, at least `floor`.
-fn max_abs(values: &[f64], floor: f64) -> f64 {
+pub(super) fn max_abs(values: &[f64], floor: f64) -> f64 {
     values.iter().filter(|v| v.is_finite()).fold(floor, |m, v| m.max(v.abs()))
 }
 

@@ -10,7 +10,7 @@ use eframe::egui::{self, Align2, Color32, FontId, Sense, Stroke, Ui, Vec2};
 use eframe::egui_wgpu::Callback;
 
 use super::editor::ScenarioEditor;
-use super::fields::colour_bar;
+use super::fields::{colour_bar, max_abs};
 use super::run_state::{RunState, mean_std};
 use super::strings as s;
 use super::tools::EditTools;
@@ -29,11 +29,6 @@ pub struct SnapshotsView {
     pub member: usize,
     pub first: usize,
     stroking: bool,
-}
-
-/// Largest finite |v|, at least `floor`.
-fn max_abs(values: &[f64], floor: f64) -> f64 {
-    values.iter().filter(|v| v.is_finite()).fold(floor, |m, v| m.max(v.abs()))
 }
 
 /// The five rows over the whole trajectory (`L·H·W` each, NaN where there is nothing to show),

@@ -5,7 +5,7 @@
 //! padding costs two extra `cat`s per convolution and per gradient. Here each batch element's
 //! input is unfolded once into a `[Cin·k², H·W]` column matrix with the periodic wrap built in
 //! (im2col), and the convolution is one GEMM with the `[Cout, Cin·k²]` weights, through the
-//! `gemm` crate candle itself uses. The gradient with respect to the input is the same circular
+//! `gemm` crate candle itself uses ([`super::row_gemm`]). The gradient with respect to the input is the same circular
 //! convolution of the output gradient with the weights transposed and flipped; the gradient with
 //! respect to the weights is one GEMM of the output gradient with the re-unfolded input. Each
 //! gradient is computed only when its argument is tracked (sampling needs only the input's).
@@ -13,6 +13,8 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
+
+use super::row_gemm::{Threads, gemm_rows};
 
 /// `[B, Cin, H, W]` ⊛ `[Cout, Cin, k, k]` → `[B, Cout, H, W]`, odd `k`, periodic boundaries.
 /// Falls back to candle's `conv2d` on explicitly padded input off the CPU.
@@ -99,56 +101,15 @@ fn unfold<T: Copy>(x: &[T], d: Dims, cols: &mut [T]) {
     }
 }
 
-/// `dst[m×n] = lhs[m×k] · rhs` (+ `dst` when `accumulate`), all row-major and dense, except that
-/// `rhs_transposed` reads `rhs` as the transpose of a row-major `[n×k]` matrix.
-///
-/// The one `unsafe` call of this module: `gemm::gemm` takes raw pointers and strides; the slice
-/// lengths are checked against the sizes first, so every access stays in bounds.
-#[allow(clippy::too_many_arguments)]
-fn matmul<T: WithDType>(
-    dst: &mut [T],
-    lhs: &[T],
-    rhs: &[T],
-    (m, n, k): (usize, usize, usize),
-    rhs_transposed: bool,
-    accumulate: bool,
-    parallel: bool,
-) {
-    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n, "matmul: slices shorter than the sizes");
-    let (rhs_cs, rhs_rs) = if rhs_transposed { (k as isize, 1) } else { (1, n as isize) };
-    let parallelism =
-        if parallel { gemm::Parallelism::Rayon(rayon::current_num_threads()) } else { gemm::Parallelism::None };
-    // SAFETY: dst is m×n with row stride n, lhs m×k with row stride k, rhs k×n read with the
-    // strides above (either layout spans exactly k·n elements); lengths were checked.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            T::from_f64(1.0),
-            T::from_f64(1.0),
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
-}
-
 /// Whether to split the work by batch element (each GEMM on one thread) or run each GEMM on all
 /// threads (a batch too small to keep them busy).
 fn split_by_batch(batch: usize) -> bool {
     batch >= 2 * rayon::current_num_threads()
+}
+
+/// The GEMM threading of one batch element: all threads unless the batch is split.
+fn threads(parallel: bool) -> Threads {
+    if parallel { Threads::All } else { Threads::One }
 }
 
 /// The convolution; `add` (`[B·Cout]` or `[Cout]`, or empty) initialises each output plane.
@@ -164,7 +125,7 @@ fn forward<T: WithDType>(x: &[T], weight: &[T], add: &[T], d: Dims) -> Vec<T> {
             }
         }
         unfold(xb, d, cols);
-        matmul(ob, weight, cols, (d.cout, cells, depth), false, !add.is_empty(), parallel);
+        gemm_rows(ob, !add.is_empty(), weight, cols, false, (d.cout, depth, cells), threads(parallel));
     };
     let pairs = x.chunks_exact(d.cin * cells).zip(out.chunks_exact_mut(d.cout * cells)).enumerate();
     if split_by_batch(d.batch) {
@@ -182,7 +143,7 @@ fn weight_gradient<T: WithDType>(grad: &[T], x: &[T], d: Dims) -> Vec<T> {
     let zero = T::from_f64(0.0);
     let element = |acc: &mut Vec<T>, cols: &mut Vec<T>, (gb, xb): (&[T], &[T]), parallel: bool| {
         unfold(xb, d, cols);
-        matmul(acc, gb, cols, (d.cout, depth, cells), true, true, parallel);
+        gemm_rows(acc, true, gb, cols, true, (d.cout, cells, depth), threads(parallel));
     };
     let pairs = grad.chunks_exact(d.cout * cells).zip(x.chunks_exact(d.cin * cells));
     if split_by_batch(d.batch) {

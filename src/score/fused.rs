@@ -8,9 +8,11 @@
 //! the weight gradient when the weights are constants. `sdalab bench` measures the effect.
 //! On other devices the stock candle ops are used.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, D, DType, Layout, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, D, DType, Layout, Shape, Tensor, WithDType, bail};
 use candle_nn::{Linear, Module};
 use rayon::prelude::*;
+
+use super::row_gemm::{Threads, gemm_rows};
 
 /// Elements per parallel chunk of the element-wise kernels.
 const CHUNK: usize = 1 << 14;
@@ -29,23 +31,6 @@ fn fast_exp(x: f32) -> f32 {
         + r * (1.0 + r * (0.5 + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
     let exponent = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
     p * f32::from_bits((exponent.wrapping_add(127) << 23) as u32)
-}
-
-/// The element types of the constant-linear GEMM.
-trait Float: Copy + Send + Sync + 'static {
-    fn from_f64(v: f64) -> Self;
-}
-
-impl Float for f32 {
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-}
-
-impl Float for f64 {
-    fn from_f64(v: f64) -> Self {
-        v
-    }
 }
 
 fn contiguous<'a, T>(data: &'a [T], layout: &Layout) -> candle_core::Result<&'a [T]> {
@@ -378,52 +363,8 @@ pub fn norm_silu(x: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
-/// `dst (rows×n) = [dst +] lhs (rows×k) · R`, with `R` read from the row-major `weight`: as
-/// `Wᵀ` when `weight` is `n×k` (`transposed`), as `W` when it is `k×n`.
-#[allow(clippy::too_many_arguments)]
-fn gemm_rows<T: Float>(
-    dst: &mut [T],
-    accumulate: bool,
-    lhs: &[T],
-    weight: &[T],
-    transposed: bool,
-    rows: usize,
-    k: usize,
-    n: usize,
-) {
-    let threads = rayon::current_num_threads();
-    let parallelism =
-        if rows * k * n > 1 << 16 && threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    let (rhs_cs, rhs_rs) = if transposed { (k as isize, 1) } else { (1, n as isize) };
-    // SAFETY: dst holds rows×n, lhs rows×k and weight k·n values, all row-major as the strides
-    // say; the buffers outlive the call and dst does not overlap the inputs.
-    unsafe {
-        gemm::gemm(
-            rows,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            weight.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            T::from_f64(1.0),
-            T::from_f64(1.0),
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
-}
-
 /// Rows of `bias` repeated: the starting value of an accumulating GEMM.
-fn repeat_rows<T: Float>(bias: Option<&[T]>, rows: usize, n: usize) -> Vec<T> {
+fn repeat_rows<T: WithDType>(bias: Option<&[T]>, rows: usize, n: usize) -> Vec<T> {
     let mut dst = vec![T::from_f64(0.0); rows * n];
     if let Some(b) = bias {
         dst.par_chunks_mut(n).for_each(|row| row.copy_from_slice(b));
@@ -451,14 +392,14 @@ impl CustomOp1 for ConstLinearOp {
                 let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
                 let b = self.bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
                 let mut dst = repeat_rows(b.as_deref(), rows, outputs);
-                gemm_rows(&mut dst, b.is_some(), contiguous(x, l)?, &w, true, rows, inputs, outputs);
+                gemm_rows(&mut dst, b.is_some(), contiguous(x, l)?, &w, true, (rows, inputs, outputs), Threads::Auto);
                 CpuStorage::F32(dst)
             }
             CpuStorage::F64(x) => {
                 let w = self.weight.flatten_all()?.to_vec1::<f64>()?;
                 let b = self.bias.as_ref().map(|b| b.to_vec1::<f64>()).transpose()?;
                 let mut dst = repeat_rows(b.as_deref(), rows, outputs);
-                gemm_rows(&mut dst, b.is_some(), contiguous(x, l)?, &w, true, rows, inputs, outputs);
+                gemm_rows(&mut dst, b.is_some(), contiguous(x, l)?, &w, true, (rows, inputs, outputs), Threads::Auto);
                 CpuStorage::F64(dst)
             }
             _ => bail!("constant linear layers support f32 and f64"),
@@ -496,7 +437,7 @@ impl BlockWeights {
         let w = self;
         let normed = par1(x, w.width, |x, o| norm_f32(x, o, w.width));
         let mut a = repeat_rows(Some(&w.expand_bias), rows, w.width);
-        gemm_rows(&mut a, true, &normed, &w.expand, true, rows, w.width, w.width);
+        gemm_rows(&mut a, true, &normed, &w.expand, true, (rows, w.width, w.width), Threads::Auto);
         a
     }
 }
@@ -519,7 +460,7 @@ impl CustomOp1 for ResidualBlockOp {
         // y = x + b₂, then y += h·W₂ᵀ.
         let mut y = x.to_vec();
         y.par_chunks_mut(width).for_each(|row| row.iter_mut().zip(&w.contract_bias).for_each(|(v, b)| *v += b));
-        gemm_rows(&mut y, true, &h, &w.contract, true, rows, width, width);
+        gemm_rows(&mut y, true, &h, &w.contract, true, (rows, width, width), Threads::Auto);
         if let Ok(mut stash) = self.stash.lock() {
             *stash = Some(a);
         }
@@ -565,10 +506,10 @@ impl CustomOp2 for ResidualBlockGrad {
         };
         // ∂/∂h = g·W₂, ∂/∂a = SiLU'(a)·∂/∂h, ∂/∂LN(x) = ∂/∂a·W₁, ∂/∂x = g + LN'(x)ᵀ·∂/∂LN(x).
         let mut g_h = vec![0.0f32; rows * width];
-        gemm_rows(&mut g_h, false, g, &w.contract, false, rows, width, width);
+        gemm_rows(&mut g_h, false, g, &w.contract, false, (rows, width, width), Threads::Auto);
         let g_a = par2(a, &g_h, width, silu_grad_f32);
         let mut g_n = g_h;
-        gemm_rows(&mut g_n, false, &g_a, &w.expand, false, rows, width, width);
+        gemm_rows(&mut g_n, false, &g_a, &w.expand, false, (rows, width, width), Threads::Auto);
         let mut g_x = par2(x, &g_n, width, |x, g, o| norm_grad_f32(x, g, o, width));
         g_x.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))

@@ -16,6 +16,7 @@ mod init;
 mod layers;
 mod mlp;
 mod network;
+mod row_gemm;
 mod schedule;
 mod time_embedding;
 mod training;
