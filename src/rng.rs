@@ -41,6 +41,8 @@ pub mod purpose {
     pub const INITIAL_WEIGHTS: u64 = 4;
     pub const PARTICLES: u64 = 5;
     pub const CLUSTERING: u64 = 6;
+    pub const ENSEMBLE: u64 = 7;
+    pub const TWIN_BENCHMARK: u64 = 8;
 }
 
 #[cfg(test)]

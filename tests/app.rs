@@ -50,6 +50,22 @@ fn a_lesson_runs_to_a_screenshot() {
     assert!(differing > (image.width() * image.height() / 10) as usize, "mostly background");
 }
 
+/// The comparison mode end to end: SDA and 4D-Var side by side, on the linear lesson.
+#[test]
+fn a_comparison_runs_to_a_screenshot() {
+    let runtime = runtime_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("compare.png");
+    let args = ["--preset", "linear-kalman", "--run", "--compare", "4dvar", "--screenshot", png.to_str().unwrap()];
+    let out = app(&args, runtime.path());
+    assert!(out.status.success(), "exit {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    let image = image::open(&png).expect("the screenshot is a PNG").to_rgba8();
+    let mut colours: Vec<[u8; 4]> = image.pixels().map(|p| p.0).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(colours.len() > 200, "only {} colours", colours.len());
+}
+
 #[test]
 fn an_unknown_lesson_fails_with_the_known_ones_listed() {
     let runtime = runtime_dir();

@@ -28,6 +28,7 @@ fn positive_share(lesson: &str) -> (usize, f64) {
         plan,
         frame_members: 16,
         modes_every: 0,
+        compare: None,
         max_modes: 4,
     };
     let mut worker = Worker::spawn(Box::new(|| {})).unwrap();

@@ -29,6 +29,7 @@ fn job(prior: PriorSpec, samples: usize, steps: usize, corrections: usize) -> Jo
         plan: SamplerPlan { samples, steps, corrections, tau: 0.25, seed: 3 },
         frame_members: 8,
         modes_every: 4,
+        compare: None,
         max_modes: 3,
     }
 }
@@ -266,4 +267,49 @@ fn the_first_frame_comes_after_the_first_network_evaluation() {
     let evaluations: Vec<usize> = done.history.iter().map(|f| f.evaluations).collect();
     assert_eq!(evaluations, vec![3, 6, 9, 12, 15]);
     worker.shutdown().unwrap();
+}
+
+/// A comparison job reports the classical method's ensemble between the reference and the end:
+/// the EnKS before SDA starts sampling, 4D-Var after it (from SDA's members). On the linear
+/// scenario both agree with the exact posterior mean from the Kalman/RTS smoother.
+#[test]
+fn a_comparison_job_reports_the_classical_method_beside_sda() {
+    use sdalab::baselines::{AnalysisForm, ClassicalMethod, EnsembleSmoother, FourDVar};
+    let mut worker = Worker::spawn(Box::new(|| {})).unwrap();
+    let s = scenario();
+    let per = s.length * s.state_dim();
+    let enks = ClassicalMethod::EnsembleSmoother(EnsembleSmoother {
+        members: 4000,
+        form: AnalysisForm::SquareRoot,
+        inflation: 1.0,
+        rotate: false,
+        seed: 1,
+    });
+    for (method, tolerance) in [(enks, 0.1), (ClassicalMethod::FourDVar(FourDVar::default()), 1e-4)] {
+        let mut j = job(PriorSpec::ExactLinear { window: None }, 16, 8, 0);
+        j.compare = Some(method.clone());
+        let id = worker.run(j);
+        let events = events_until_end(&worker, id);
+        let kinds: Vec<&str> = events
+            .iter()
+            .map(|e| match e {
+                Event::Started { .. } => "started",
+                Event::Reference(_) => "reference",
+                Event::Comparison(_) => "comparison",
+                Event::Finished(_) => "finished",
+                Event::Failed { .. } => "failed",
+                Event::Cancelled { .. } => "cancelled",
+            })
+            .collect();
+        assert_eq!(kinds, ["started", "reference", "comparison", "finished"], "{:?}", method.label());
+        let (Event::Reference(reference), Event::Comparison(c)) = (&events[1], &events[2]) else { unreachable!() };
+        assert_eq!(c.ensemble.len(), c.members * per);
+        assert_eq!(c.label, method.label());
+        let (mean, _) = sdalab::gui::mean_std(&c.ensemble, c.members);
+        // The scenario's RTS posterior sds are ≈ 0.3–0.9: the EnKS mean (N = 4000) is within 0.1
+        // of the exact one; every 4D-Var minimum is the exact mean (the MAP of a Gaussian).
+        let worst = mean.iter().zip(&reference.mean).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < tolerance, "{}: mean differs from the exact posterior by {worst}", c.label);
+        assert!(c.scores.log_likelihood.is_some() && c.seconds >= 0.0);
+    }
 }

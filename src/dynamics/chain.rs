@@ -2,7 +2,7 @@
 
 use rand::RngCore;
 
-use super::{Gaussian, Normalisation};
+use super::{Gaussian, ModelError, Normalisation};
 
 /// A stochastic Markov chain `x_{i+1} = f(x_i) + w_i`, `w_i ~ N(0, Q)`, over flat `f64` states.
 ///
@@ -26,6 +26,15 @@ pub trait MarkovChain: Send + Sync {
 
     /// The deterministic part of one transition, `f(x)` (the mean of `x_{i+1}` given `x_i = x`).
     fn drift(&self, x: &[f64], out: &mut [f64]);
+
+    /// The adjoint of the drift: `out = (∂f/∂x at x)ᵀ · v`. Variational methods (4D-Var) need it;
+    /// systems without one say so.
+    fn drift_vjp(&self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> Result<(), ModelError> {
+        Err(ModelError::Setting {
+            field: self.name().into(),
+            reason: "this system has no adjoint model, which 4D-Var needs".into(),
+        })
+    }
 
     /// The additive process noise `w_i`.
     fn process_noise(&self) -> &Gaussian;

@@ -101,6 +101,22 @@ impl Gaussian {
         };
         -0.5 * (quad + log_det + d as f64 * LN_2PI)
     }
+
+    /// `∇ₓ log N(x; μ, Σ) = −Σ⁻¹ (x − μ)`, added to `out`.
+    pub fn add_log_density_gradient(&self, x: &[f64], out: &mut [f64]) {
+        let d = self.dim();
+        let r = DVector::from_iterator(d, x.iter().zip(self.mean.iter()).map(|(x, m)| x - m));
+        let g = match &self.covariance {
+            Covariance::Isotropic { variance } => r / *variance,
+            Covariance::Dense { lower, .. } => {
+                let half = lower.solve_lower_triangular(&r).unwrap_or_else(|| DVector::from_element(d, f64::NAN));
+                lower.tr_solve_lower_triangular(&half).unwrap_or_else(|| DVector::from_element(d, f64::NAN))
+            }
+        };
+        for (o, g) in out.iter_mut().zip(g.iter()) {
+            *o -= g;
+        }
+    }
 }
 
 fn check_finite(values: &[f64], field: &str) -> Result<(), ModelError> {

@@ -2,7 +2,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{Gaussian, MarkovChain, Normalisation, rk4};
+use super::{Gaussian, MarkovChain, ModelError, Normalisation, rk4};
 
 /// Lorenz (1963), `σ = 10, ρ = 28, β = 8/3`. One stored transition is one RK4 step of
 /// `Δ = 0.025` plus `N(0, Δ·I)` noise in physical units. Initial prior
@@ -48,6 +48,13 @@ impl Lorenz63 {
         dx[2] = x[0] * x[1] - self.beta * x[2];
     }
 
+    /// `(∂f/∂x at x)ᵀ · w` for the vector field `f`.
+    pub fn vector_field_vjp(&self, x: &[f64], w: &[f64], out: &mut [f64]) {
+        out[0] = -self.sigma * w[0] + (self.rho - x[2]) * w[1] + x[1] * w[2];
+        out[1] = self.sigma * w[0] - w[1] + x[0] * w[2];
+        out[2] = -x[0] * w[1] - self.beta * w[2];
+    }
+
     /// Deterministic flow over `duration` with `substeps` RK4 steps.
     pub fn flow(&self, x: &[f64], duration: f64, substeps: usize, out: &mut [f64]) {
         rk4::integrate(|x, dx| self.vector_field(x, dx), x, duration, substeps, out);
@@ -75,6 +82,12 @@ impl MarkovChain for Lorenz63 {
 
     fn drift(&self, x: &[f64], out: &mut [f64]) {
         self.flow(x, self.dt, 1, out);
+    }
+
+    fn drift_vjp(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> Result<(), ModelError> {
+        let f = |x: &[f64], dx: &mut [f64]| self.vector_field(x, dx);
+        rk4::integrate_vjp(f, |x, w, o| self.vector_field_vjp(x, w, o), x, self.dt, 1, v, out);
+        Ok(())
     }
 
     fn process_noise(&self) -> &Gaussian {

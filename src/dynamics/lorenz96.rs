@@ -2,7 +2,7 @@
 
 use nalgebra::DVector;
 
-use super::{Gaussian, MarkovChain, Normalisation, rk4};
+use super::{Gaussian, MarkovChain, ModelError, Normalisation, rk4};
 
 /// Lorenz (1996): `dx_i/dt = (x_{i+1} − x_{i−2})·x_{i−1} − x_i + F` on a ring of 40 variables,
 /// `F = 8`, `Δ = 0.05` between stored states integrated by five RK4 sub-steps of 0.01.
@@ -61,6 +61,21 @@ impl Lorenz96 {
     }
 }
 
+impl Lorenz96 {
+    /// `(∂f/∂x at x)ᵀ · w` for the vector field `f`.
+    pub fn vector_field_vjp(&self, x: &[f64], w: &[f64], out: &mut [f64]) {
+        let n = x.len();
+        out.fill(0.0);
+        for i in 0..n {
+            let (ip1, im1, im2) = ((i + 1) % n, (i + n - 1) % n, (i + n - 2) % n);
+            out[ip1] += w[i] * x[im1];
+            out[im2] -= w[i] * x[im1];
+            out[im1] += w[i] * (x[ip1] - x[im2]);
+            out[i] -= w[i];
+        }
+    }
+}
+
 impl Default for Lorenz96 {
     fn default() -> Self {
         Self::new()
@@ -82,6 +97,12 @@ impl MarkovChain for Lorenz96 {
 
     fn drift(&self, x: &[f64], out: &mut [f64]) {
         rk4::integrate(|x, dx| self.vector_field(x, dx), x, self.dt, self.substeps, out);
+    }
+
+    fn drift_vjp(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> Result<(), ModelError> {
+        let f = |x: &[f64], dx: &mut [f64]| self.vector_field(x, dx);
+        rk4::integrate_vjp(f, |x, w, o| self.vector_field_vjp(x, w, o), x, self.dt, self.substeps, v, out);
+        Ok(())
     }
 
     fn process_noise(&self) -> &Gaussian {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use eframe::egui::{self, ColorImage, Key, ViewportCommand};
 
+use super::compare::{CompareChoice, CompareControls, comparison_run, scores_table};
 use super::controls::{ModelChoice, SamplerControls, models_for};
 use super::diagnostics;
 use super::editor::ScenarioEditor;
@@ -17,7 +18,7 @@ use super::frame_bench::{FrameBench, Phase};
 use super::lessons::{Lesson, ViewKind, load_lessons};
 use super::phase::PhaseView;
 use super::run_state::{RunState, Status, mean_std};
-use super::series::{SeriesData, SeriesView};
+use super::series::{self, SeriesData, SeriesView};
 use super::snapshots::SnapshotsView;
 use super::strings as s;
 use super::tools::EditTools;
@@ -51,6 +52,8 @@ pub struct AppOptions {
     pub size: [f32; 2],
     /// Run the GUI benchmark and write its report (markdown) here, then exit.
     pub bench: Option<PathBuf>,
+    /// A classical method to compare SDA with from the start.
+    pub compare: CompareChoice,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +138,9 @@ pub struct SdaApp {
     models: Vec<ModelChoice>,
     tools: EditTools,
     run: RunState,
+    compare: CompareControls,
+    /// The comparison's ensemble in a run state the views can draw, built once per comparison.
+    compare_run: Option<RunState>,
     view: View,
     tweedie: bool,
     auto_run: bool,
@@ -188,6 +194,7 @@ impl SdaApp {
         let editor = ScenarioEditor::new(scenario, 1).map_err(|e| e.to_string())?;
         let (screenshot_tx, screenshot_rx) = unbounded();
         let bench = options.bench.clone().map(FrameBench::new);
+        let compare_choice = options.compare;
         let automation = if options.run || options.screenshot.is_some() || bench.is_some() {
             Automation::WaitingForRun { deadline: Instant::now() + Duration::from_secs(900) }
         } else {
@@ -204,6 +211,8 @@ impl SdaApp {
             models: Vec::new(),
             tools: EditTools::default(),
             run: RunState::default(),
+            compare: CompareControls { choice: compare_choice, ..CompareControls::default() },
+            compare_run: None,
             view: View::Series,
             tweedie: false,
             auto_run: true,
@@ -309,6 +318,7 @@ impl SdaApp {
             guidance: self.controls.guidance(),
             frame_members: self.controls.frame_members.min(plan.samples),
             modes_every: (plan.steps / 8).max(1),
+            compare: self.compare.method(plan.samples, plan.seed),
             max_modes: 4,
             plan,
         })
@@ -543,6 +553,11 @@ impl SdaApp {
                 ui.add(egui::Slider::new(&mut self.run.scrub, 0..=last).text(s::SCRUB)).on_hover_text(s::SCRUB_TIP);
             }
             ui.separator();
+            ui.heading(s::COMPARE_HEADING).on_hover_text(s::COMPARE_TIP);
+            if self.compare.ui(ui) && self.auto_run && !self.worker.is_paused() {
+                self.start_run();
+            }
+            ui.separator();
             self.observation_tools(ui);
             ui.separator();
             self.modes_list(ui);
@@ -730,15 +745,27 @@ impl SdaApp {
                     tweedie: self.tweedie,
                     components: vec![(station, format!("station {station}"))],
                     modes: &modes,
+                    id: "series",
+                    link_y: false,
+                    y_include: None,
                 };
                 series_message = self.series.ui(ui, &mut self.editor, &self.tools, &data);
             }
             m.or(series_message)
         } else {
             match self.view {
+                View::Series | View::Phase if self.comparing() => self.side_by_side(ui, &modes),
                 View::Series => {
                     let components = component_names(name, dim);
-                    let data = SeriesData { run: &self.run, tweedie: self.tweedie, components, modes: &modes };
+                    let data = SeriesData {
+                        run: &self.run,
+                        tweedie: self.tweedie,
+                        components,
+                        modes: &modes,
+                        id: "series",
+                        link_y: false,
+                        y_include: None,
+                    };
                     self.series.ui(ui, &mut self.editor, &self.tools, &data)
                 }
                 View::Phase => {
@@ -755,6 +782,99 @@ impl SdaApp {
         if let Some(m) = message {
             self.message = m;
         }
+    }
+
+    /// Whether a classical method is being compared with SDA.
+    fn comparing(&self) -> bool {
+        self.compare.choice != CompareChoice::None || self.run.comparison.is_some()
+    }
+
+    /// SDA (left) and the classical method (right) in the current view, on shared axes, with the
+    /// scores table underneath. Returns a status message from an edit, if any.
+    fn side_by_side(&mut self, ui: &mut egui::Ui, modes: &[crate::metrics::Mode]) -> Option<String> {
+        let comparison = self.run.comparison.clone();
+        let stale = match (&comparison, &self.compare_run) {
+            (Some(c), Some(r)) => r.job != Some(c.job),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if stale {
+            self.compare_run = comparison.as_deref().map(comparison_run);
+        } else if comparison.is_none() {
+            self.compare_run = None;
+        }
+        let name = self.system().name();
+        let dim = self.editor.scenario().state_dim();
+        let truth = self.editor.scenario().truth.clone();
+        let row = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y + 2.0;
+        let table_height = 3.0 * row + 18.0 * comparison.as_ref().map_or(0, |c| c.notes.len()) as f32 + 24.0;
+        let plots_height = (ui.available_height() - table_height).max(200.0);
+        let width = ui.available_width();
+        let message = ui
+            .allocate_ui(egui::vec2(width, plots_height), |ui| {
+                ui.columns(2, |columns| {
+                    let mut message = None;
+                    let (left, right) = columns.split_at_mut(1);
+                    let (left, right) = (&mut left[0], &mut right[0]);
+                    left.strong("SDA");
+                    right.strong(comparison.as_ref().map_or(s::COMPARE_WAITING.to_string(), |c| c.label.clone()));
+                    let compare_modes = comparison.as_ref().map(|c| c.modes.clone()).unwrap_or_default();
+                    if self.view == View::Phase {
+                        self.phase.ui(left, &self.run, truth.as_deref(), self.tweedie, modes);
+                        if let Some(run) = &self.compare_run {
+                            self.phase.ui(right, run, truth.as_deref(), false, &compare_modes);
+                        }
+                    } else {
+                        let length = self.editor.scenario().length;
+                        let y_include: Vec<(f64, f64)> = (0..dim)
+                            .map(|c| {
+                                let mut range = (f64::INFINITY, f64::NEG_INFINITY);
+                                let runs =
+                                    [Some((&self.run, self.tweedie)), self.compare_run.as_ref().map(|r| (r, false))];
+                                for (run, tweedie) in runs.into_iter().flatten() {
+                                    if let Some((lo, hi)) = series::extent(run, tweedie, c, dim, length) {
+                                        range = (range.0.min(lo), range.1.max(hi));
+                                    }
+                                }
+                                if let Some(truth) = &truth {
+                                    for t in 0..length {
+                                        range = (range.0.min(truth[t * dim + c]), range.1.max(truth[t * dim + c]));
+                                    }
+                                }
+                                range
+                            })
+                            .collect();
+                        let y_include = y_include.iter().all(|(lo, hi)| lo <= hi).then_some(y_include);
+                        let data = SeriesData {
+                            run: &self.run,
+                            tweedie: self.tweedie,
+                            components: component_names(name, dim),
+                            modes,
+                            id: "series",
+                            link_y: true,
+                            y_include: y_include.clone(),
+                        };
+                        message = self.series.ui(left, &mut self.editor, &self.tools, &data);
+                        if let Some(run) = &self.compare_run {
+                            let data = SeriesData {
+                                run,
+                                tweedie: false,
+                                components: component_names(name, dim),
+                                modes: &compare_modes,
+                                id: "compare",
+                                link_y: true,
+                                y_include,
+                            };
+                            message = message.or(self.series.ui(right, &mut self.editor, &self.tools, &data));
+                        }
+                    }
+                    message
+                })
+            })
+            .inner;
+        ui.separator();
+        scores_table(ui, self.run.finished.as_ref(), comparison.as_deref());
+        message
     }
 
     fn file_dialog(&mut self, ctx: &egui::Context) {

@@ -7,6 +7,7 @@
 //! WGSL colormap ([`crate::render`]), and diagnostics. All user-facing text is in [`strings`].
 
 mod app;
+mod compare;
 mod controls;
 mod diagnostics;
 mod editor;
@@ -24,6 +25,7 @@ mod tools;
 
 pub use crate::observe::Pattern;
 pub use app::{AppError, AppOptions, run_app};
+pub use compare::{CompareChoice, CompareControls, comparison_run};
 pub use controls::{GuidanceKind, SamplerControls, models_for};
 pub use diagnostics::{error_and_spread, rank_histogram};
 pub use editor::{ScenarioEditor, ValueSource};

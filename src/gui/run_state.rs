@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::worker::{Event, Finished, Frame, JobId, Reference};
+use crate::worker::{Comparison, Event, Finished, Frame, JobId, Reference};
 
 /// Where the job stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +34,8 @@ pub struct RunState {
     pub live: Option<Frame>,
     pub finished: Option<Arc<Finished>>,
     pub reference: Option<Reference>,
+    /// A classical method's answer on the same scenario, when one was asked for.
+    pub comparison: Option<Arc<Comparison>>,
     /// Replay position in the finished job's history.
     pub scrub: usize,
     /// Misfit per step seen so far: (step, misfit).
@@ -55,6 +57,7 @@ impl Default for RunState {
             live: None,
             finished: None,
             reference: None,
+            comparison: None,
             scrub: 0,
             misfit: Vec::new(),
             first_frame: None,
@@ -71,6 +74,7 @@ impl RunState {
         self.asked_at = Instant::now();
         self.finished = None;
         self.reference = None;
+        self.comparison = None;
         self.misfit.clear();
         self.first_frame = None;
         self.final_labels = None;
@@ -87,6 +91,7 @@ impl RunState {
                 self.evaluations = evaluations;
             }
             Event::Reference(r) => self.reference = Some(*r),
+            Event::Comparison(c) => self.comparison = Some(Arc::from(c)),
             Event::Finished(f) => {
                 self.misfit = f.history.iter().map(|fr| (fr.step, fr.misfit)).collect();
                 self.scrub = f.history.len().saturating_sub(1);

@@ -29,6 +29,38 @@ pub struct SeriesData<'a> {
     pub components: Vec<(usize, String)>,
     /// Modes of the finished ensemble (drawn as mean lines when there are several).
     pub modes: &'a [Mode],
+    /// Names the plots, so that two series views can share a window.
+    pub id: &'static str,
+    /// Share both axes of each component's plot with the plot of the same component in every
+    /// other series view that sets this (side-by-side comparison); otherwise only the x axes of
+    /// the stacked plots are linked.
+    pub link_y: bool,
+    /// Values each component's plot must include, per row of `components`, so that side-by-side
+    /// views open on the same y range.
+    pub y_include: Option<Vec<(f64, f64)>>,
+}
+
+/// The y range component `c` of a run's ensemble covers: every member and the ±2σ band.
+pub fn extent(run: &RunState, tweedie: bool, c: usize, dim: usize, length: usize) -> Option<(f64, f64)> {
+    let (values, members) = run.statistics_source(tweedie)?;
+    let per = length * dim;
+    if members == 0 || values.len() < members * per {
+        return None;
+    }
+    let (mean, std) = mean_std(values, members);
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for t in 0..length {
+        let i = t * dim + c;
+        lo = lo.min(mean[i] - 2.0 * std[i]);
+        hi = hi.max(mean[i] + 2.0 * std[i]);
+        for m in 0..members {
+            let v = values[m * per + i] as f64;
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
 }
 
 impl SeriesView {
@@ -59,13 +91,16 @@ impl SeriesView {
             let c = *c;
             let series =
                 |values: &[f64]| -> Vec<[f64; 2]> { (0..length).map(|t| [t as f64, values[t * dim + c]]).collect() };
-            let mut plot = Plot::new(("series", c))
-                .height(height)
-                .link_axis(link, [true, false])
-                .y_axis_label(name.clone())
-                .show_x(true)
-                .show_y(true)
-                .y_axis_min_width(36.0);
+            let mut plot = Plot::new((data.id, c)).height(height);
+            plot = if data.link_y {
+                plot.link_axis(egui::Id::unique(("series-compare-link", c)), [true, true])
+            } else {
+                plot.link_axis(link, [true, false])
+            };
+            if let Some((lo, hi)) = data.y_include.as_ref().and_then(|v| v.get(row)) {
+                plot = plot.include_y(*lo).include_y(*hi);
+            }
+            plot = plot.y_axis_label(name.clone()).show_x(true).show_y(true).y_axis_min_width(36.0);
             if row + 1 == n {
                 plot = plot.x_axis_label("state index");
             }

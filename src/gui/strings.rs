@@ -122,3 +122,40 @@ pub const SYSTEM: &str = "System";
 pub const SYSTEM_TIP: &str = "Start a new twin experiment: a fresh simulated truth of this system, observed sparsely.";
 pub const NEW_TRUTH: &str = "New truth";
 pub const NEW_SEED: &str = "new";
+
+// Comparison with classical methods.
+pub const COMPARE_HEADING: &str = "Classical methods";
+pub const COMPARE: &str = "Compare with";
+pub const COMPARE_TIP: &str = "Run a classical method on the same observations and show it beside SDA, on the same axes and in the same colours, with a table of scores.";
+pub const COMPARE_NONE: &str = "nothing";
+pub const COMPARE_ENKS: &str = "ensemble Kalman smoother";
+pub const COMPARE_ENKS_TIP: &str = "EnKS: a Gaussian update of the whole trajectory ensemble at each observation. It is exact for linear-Gaussian problems; with a nonlinear model it keeps one broad mode where the posterior may have several.";
+pub const COMPARE_PARTICLE: &str = "particle smoother";
+pub const COMPARE_PARTICLE_TIP: &str = "Bootstrap particle smoother: simulate many trajectories, weight them by the observations, resample. Right in the limit of many particles; costly, and degenerate over long windows.";
+pub const COMPARE_4DVAR: &str = "4D-Var";
+pub const COMPARE_4DVAR_TIP: &str = "Weak-constraint 4D-Var: the most probable trajectory, found by L-BFGS from each of SDA's members. Distinct minima are the posterior's modes; it gives no spread around them.";
+pub const ANALYSIS_FORM: &str = "Analysis";
+pub const ANALYSIS_FORM_TIP: &str = "Square root: a deterministic transform of the members. Perturbed observations: each member assimilates its own noisy copy (needed for |x| and x² observations). DEnKF: half the gain on the anomalies.";
+pub const INFLATION: &str = "Inflation";
+pub const INFLATION_TIP: &str =
+    "Multiplies the ensemble's spread after each analysis, to make up for what a small ensemble underestimates.";
+pub const ROTATE: &str = "Random rotation";
+pub const ROTATE_TIP: &str = "Turns the members around their mean after each analysis (same mean and covariance), so that square-root ensembles do not collapse onto a few outliers.";
+pub const PARTICLES: &str = "Particles";
+pub const PARTICLES_TIP: &str =
+    "Trajectories the particle smoother simulates; the ensemble size sets how many are drawn for display.";
+pub const SYSTEMATIC: &str = "Systematic resampling";
+pub const SYSTEMATIC_TIP: &str =
+    "One uniform draw spaced evenly over the weights (lower variance) instead of independent draws.";
+pub const SCORES_METHOD: &str = "method";
+pub const SCORES_RMSE: &str = "RMSE";
+pub const SCORES_RMSE_TIP: &str =
+    "Root mean square error of the ensemble mean against the truth, over the whole trajectory.";
+pub const SCORES_SPREAD: &str = "spread";
+pub const SCORES_SPREAD_TIP: &str = "Root mean ensemble variance: how uncertain the method says it is.";
+pub const SCORES_LIKELIHOOD: &str = "log p(y|x)";
+pub const SCORES_LIKELIHOOD_TIP: &str =
+    "Mean over members of the observations' log-likelihood: how well members fit the data.";
+pub const SCORES_TIME: &str = "time";
+pub const SCORES_MODES: &str = "modes";
+pub const COMPARE_WAITING: &str = "waiting for the comparison…";

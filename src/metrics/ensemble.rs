@@ -52,6 +52,49 @@ pub fn skill(ensemble: &[f64], truth: &[f64]) -> Option<Skill> {
     Some(Skill { rmse: (sq / cells as f64).sqrt(), spread: (var / cells as f64).sqrt() })
 }
 
+/// The scores a method comparison tabulates for one ensemble of whole trajectories.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnsembleScores {
+    /// RMSE of the ensemble mean against the truth, when the truth is known.
+    pub rmse: Option<f64>,
+    /// Root mean ensemble variance over all cells (unbiased); `None` for a single member.
+    pub spread: Option<f64>,
+    /// Mean over members of `log p(y | x)`.
+    pub log_likelihood: Option<f64>,
+}
+
+impl EnsembleScores {
+    /// Scores of a flat ensemble `[members, length, d]` (physical units).
+    pub fn of(ensemble: &[f64], truth: Option<&[f64]>, observations: &[Observation], length: usize, d: usize) -> Self {
+        let cells = length * d;
+        let members = ensemble.len().checked_div(cells).unwrap_or(0);
+        let rmse = truth.filter(|t| t.len() == cells).and_then(|t| {
+            if members == 0 {
+                return None;
+            }
+            let sq: f64 = (0..cells)
+                .map(|c| {
+                    let mean = ensemble.iter().skip(c).step_by(cells).sum::<f64>() / members as f64;
+                    (mean - t[c]).powi(2)
+                })
+                .sum();
+            Some((sq / cells as f64).sqrt())
+        });
+        let spread = (members >= 2).then(|| {
+            let var: f64 = (0..cells)
+                .map(|c| {
+                    let values = ensemble.iter().skip(c).step_by(cells);
+                    let mean = values.clone().sum::<f64>() / members as f64;
+                    values.map(|v| (v - mean).powi(2)).sum::<f64>() / (members - 1) as f64
+                })
+                .sum();
+            (var / cells as f64).sqrt()
+        });
+        let log_likelihood = (members > 0).then(|| mean_log_likelihood(observations, ensemble, length, d)).flatten();
+        Self { rmse, spread, log_likelihood }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +105,7 @@ mod tests {
         let s = skill(&[0.0, 2.0, 2.0, 4.0], &[1.0, 5.0]).unwrap();
         assert!((s.rmse - (2.0f64).sqrt()).abs() < 1e-12);
         assert!((s.spread - (2.0f64).sqrt()).abs() < 1e-12);
+        let scores = EnsembleScores::of(&[0.0, 2.0, 2.0, 4.0], Some(&[1.0, 5.0]), &[], 2, 1);
+        assert_eq!((scores.rmse, scores.spread), (Some(s.rmse), Some(s.spread)));
     }
 }

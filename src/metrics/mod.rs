@@ -5,6 +5,6 @@ mod ensemble;
 mod modes;
 mod wasserstein;
 
-pub use ensemble::{Skill, mean_log_likelihood, mean_log_prior, skill};
+pub use ensemble::{EnsembleScores, Skill, mean_log_likelihood, mean_log_prior, skill};
 pub use modes::{Mode, find_modes};
 pub use wasserstein::wasserstein1;

@@ -105,6 +105,20 @@ impl ObservationOp {
         }
     }
 
+    /// Adds `scale · ∂A/∂x` at `state` to `gradient` (both one state long).
+    pub fn add_gradient(&self, state: &[f64], scale: f64, gradient: &mut [f64]) {
+        match self {
+            Self::Identity { index } => gradient[*index] += scale,
+            Self::Abs { index } => gradient[*index] += scale * state[*index].signum(),
+            Self::Square { index } => gradient[*index] += scale * 2.0 * state[*index],
+            Self::Mean { indices } => {
+                for i in indices {
+                    gradient[*i] += scale / indices.len() as f64;
+                }
+            }
+        }
+    }
+
     /// For a linear operator, its coefficients over a state of `dim` components; `None` for a
     /// nonlinear one.
     pub fn linear_row(&self, dim: usize) -> Option<Vec<f64>> {
@@ -136,6 +150,28 @@ mod tests {
         let row = ObservationOp::Mean { indices: vec![1, 3] }.linear_row(4).unwrap();
         assert_eq!(row, vec![0.0, 0.5, 0.0, 0.5]);
         assert!(ObservationOp::Square { index: 1 }.linear_row(4).is_none());
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = [-2.0, 3.0, 0.5, 1.5];
+        let ops = [
+            ObservationOp::Identity { index: 2 },
+            ObservationOp::Abs { index: 0 },
+            ObservationOp::Square { index: 1 },
+            ObservationOp::Mean { indices: vec![0, 3, 3] },
+        ];
+        for op in ops {
+            let mut g = [0.0; 4];
+            op.add_gradient(&x, 1.0, &mut g);
+            for j in 0..4 {
+                let (mut p, mut m) = (x, x);
+                p[j] += 1e-6;
+                m[j] -= 1e-6;
+                let numeric = (op.apply(&p) - op.apply(&m)) / 2e-6;
+                assert!((numeric - g[j]).abs() < 1e-6, "{op:?} component {j}: {numeric} vs {}", g[j]);
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::JobId;
-use crate::metrics::Mode;
+use crate::metrics::{EnsembleScores, Mode};
 
 /// A snapshot of the ensemble after one predictor step and its corrections. Values are flat
 /// `[members, length, state_dim]`, physical units.
@@ -58,6 +58,25 @@ pub struct Finished {
     /// Every frame of the run, in order, for replay.
     pub history: Vec<Frame>,
     pub timing: Timing,
+    /// RMSE against the scenario's truth, spread and log-likelihood of the whole ensemble.
+    pub scores: EnsembleScores,
+}
+
+/// A classical method's answer on the job's scenario, for the comparison view.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub job: JobId,
+    /// The method and its settings, in words.
+    pub label: String,
+    /// Flat `[members, length, state_dim]`, physical units.
+    pub ensemble: Arc<[f32]>,
+    pub members: usize,
+    pub modes: Vec<Mode>,
+    pub scores: EnsembleScores,
+    /// Wall time of the method alone.
+    pub seconds: f64,
+    /// What the method reports about itself (effective sample sizes, convergence, choices made).
+    pub notes: Vec<String>,
 }
 
 /// An exact reference posterior (the linear system's Kalman/RTS smoother): per-state mean and
@@ -70,12 +89,13 @@ pub struct Reference {
     pub log_evidence: f64,
 }
 
-/// A job's life cycle, in order: `Started`, optionally `Reference`, then exactly one of
+/// A job's life cycle, in order: `Started`, optionally `Reference` and `Comparison`, then exactly one of
 /// `Finished`, `Failed` or `Cancelled`. Frames arrive separately ([`super::Worker::latest_frame`]).
 #[derive(Debug, Clone)]
 pub enum Event {
     Started { job: JobId, device: String, evaluations: usize },
     Reference(Box<Reference>),
+    Comparison(Box<Comparison>),
     Finished(Box<Finished>),
     Failed { job: JobId, reason: String },
     Cancelled { job: JobId },
@@ -86,6 +106,7 @@ impl Event {
         match self {
             Self::Started { job, .. } | Self::Failed { job, .. } | Self::Cancelled { job } => *job,
             Self::Reference(r) => r.job,
+            Self::Comparison(c) => c.job,
             Self::Finished(f) => f.job,
         }
     }

@@ -9,10 +9,11 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor};
 
 use super::handle::Outbox;
-use super::{Event, Finished, Frame, Job, JobId, PriorSpec, Reference, Timing};
+use super::{Comparison, Event, Finished, Frame, Job, JobId, PriorSpec, Reference, Timing};
+use crate::baselines::{ClassicalMethod, FourDVarError};
 use crate::device::select_device;
 use crate::dynamics::{MarkovChain, System};
-use crate::metrics::find_modes;
+use crate::metrics::{EnsembleScores, find_modes};
 use crate::observe::Observation;
 use crate::sampler::{SamplerError, StepSnapshot, posterior_ensemble};
 use crate::score::{Checkpoint, ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint};
@@ -61,6 +62,10 @@ impl Executor {
         if let Some(reference) = linear_reference(id, job) {
             outbox.event(Event::Reference(Box::new(reference)));
         }
+        if let Some(method) = job.compare.as_ref().filter(|m| !m.needs_sda_members()) {
+            let comparison = compare(id, job, method, None, cancel)?;
+            outbox.event(Event::Comparison(Box::new(comparison)));
+        }
 
         let dim = chain.state_dim();
         let per_member = job.trajectory_len();
@@ -106,7 +111,14 @@ impl Executor {
         if let Some(e) = frame_error {
             return Err(JobError::Failed(format!("could not read a frame back from the device: {e}")));
         }
+        let sda_seconds = started.elapsed().as_secs_f64();
+        if let Some(method) = job.compare.as_ref().filter(|m| m.needs_sda_members()) {
+            let comparison = compare(id, job, method, Some(&values), cancel)?;
+            outbox.event(Event::Comparison(Box::new(comparison)));
+        }
         let modes = find_modes(&values, per_member, job.max_modes, job.plan.seed);
+        let scores =
+            EnsembleScores::of(&values, scenario.truth.as_deref(), &scenario.observations, scenario.length, dim);
         let ensemble: Arc<[f32]> = values.iter().map(|&v| v as f32).collect();
         debug_assert_eq!(ensemble.len(), job.plan.samples * scenario.length * dim);
         Ok(Finished {
@@ -115,8 +127,9 @@ impl Executor {
             samples: job.plan.samples,
             modes,
             history,
+            scores,
             timing: Timing {
-                seconds: started.elapsed().as_secs_f64(),
+                seconds: sda_seconds,
                 first_frame: first_frame.unwrap_or(f64::NAN),
                 evaluations: job.plan.evaluations(),
             },
@@ -221,6 +234,64 @@ pub fn misfit(observations: &[Observation], ensemble: &[f64], per_member: usize,
         }
     }
     if n == 0 { 0.0 } else { (sum / n as f64).sqrt() }
+}
+
+/// Runs the job's classical method on its scenario; 4D-Var starts from SDA's members.
+fn compare(
+    id: JobId,
+    job: &Job,
+    method: &ClassicalMethod,
+    sda_members: Option<&[f64]>,
+    cancel: &AtomicBool,
+) -> Result<Comparison, JobError> {
+    let started = Instant::now();
+    let scenario = &job.scenario;
+    let chain = scenario.system.chain();
+    let d = chain.state_dim();
+    let per_member = scenario.length * d;
+    let mut notes = Vec::new();
+    let values: Vec<f64> = match method {
+        ClassicalMethod::EnsembleSmoother(s) => {
+            let out = s.run(chain, scenario.length, &scenario.observations, &|_| {})?;
+            notes.extend(out.notes);
+            out.paths
+        }
+        ClassicalMethod::ParticleSmoother(p) => {
+            let out = p.run(chain, scenario.length, &scenario.observations, &|_| {});
+            let lowest = out.ess.iter().map(|(_, e)| *e).fold(f64::INFINITY, f64::min);
+            if lowest.is_finite() {
+                notes.push(format!("lowest effective sample size {lowest:.0} of {}", p.particles));
+            }
+            notes.push(format!("{} distinct ancestors of the first state", out.distinct_roots));
+            out.paths
+        }
+        ClassicalMethod::FourDVar(settings) => {
+            let members =
+                sda_members.ok_or_else(|| JobError::Failed("4D-Var needs SDA's members to start from".into()))?;
+            let starts: Vec<Vec<f64>> = members.chunks_exact(per_member).map(<[f64]>::to_vec).collect();
+            let minima = settings
+                .minimise_all(chain, scenario.length, &scenario.observations, &starts, cancel, &|_| {})
+                .map_err(|e| match e {
+                    FourDVarError::Cancelled => JobError::Cancelled,
+                    other => JobError::Failed(other.to_string()),
+                })?;
+            let converged = minima.iter().filter(|m| m.converged).count();
+            let best = minima.iter().map(|m| m.cost).fold(f64::INFINITY, f64::min);
+            notes.push(format!("{converged} of {} starts converged; lowest cost {best:.2}", minima.len()));
+            minima.into_iter().flat_map(|m| m.trajectory).collect()
+        }
+    };
+    let members = values.len() / per_member.max(1);
+    Ok(Comparison {
+        job: id,
+        label: method.label(),
+        modes: find_modes(&values, per_member, job.max_modes, job.plan.seed),
+        scores: EnsembleScores::of(&values, scenario.truth.as_deref(), &scenario.observations, scenario.length, d),
+        ensemble: values.iter().map(|&v| v as f32).collect(),
+        members,
+        seconds: started.elapsed().as_secs_f64(),
+        notes,
+    })
 }
 
 /// The exact posterior marginals of a linear job whose observations are all linear.

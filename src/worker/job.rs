@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::baselines::ClassicalMethod;
 use crate::sampler::{Guidance, SamplerPlan};
 use crate::scenario::Scenario;
 use crate::score::TrajectoryScore;
@@ -46,6 +47,9 @@ pub struct Job {
     pub frame_members: usize,
     /// Cluster the frame's Tweedie estimates into modes every this many steps (0: never live).
     pub modes_every: usize,
+    /// A classical method to run on the same scenario for comparison (reported as
+    /// [`super::Event::Comparison`]).
+    pub compare: Option<ClassicalMethod>,
     /// Most modes looked for.
     pub max_modes: usize,
 }

@@ -16,7 +16,7 @@ mod job;
 mod pacer;
 
 pub use command::Command;
-pub use event::{Event, Finished, Frame, Reference, Timing};
+pub use event::{Comparison, Event, Finished, Frame, Reference, Timing};
 pub use handle::Worker;
 pub use job::{Job, JobId, PriorSpec};
 pub use pacer::Pacer;

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
-use sdalab::gui::{AppOptions, run_app};
+use clap::{Args, ValueEnum};
+use sdalab::gui::{AppOptions, CompareChoice, run_app};
 
 use crate::checkpoints;
 
@@ -25,9 +25,23 @@ pub struct AppArgs {
     /// the re-run; write the report (markdown) here and exit.
     #[arg(long, conflicts_with = "screenshot")]
     pub bench_gui: Option<PathBuf>,
+    /// Compare SDA with a classical method from the start, side by side.
+    #[arg(long, value_enum)]
+    pub compare: Option<CompareArg>,
     /// Window size in points, WIDTHxHEIGHT.
     #[arg(long, default_value = "1500x950", value_parser = parse_size)]
     pub size: [f32; 2],
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompareArg {
+    /// Ensemble Kalman smoother (square root).
+    Enks,
+    /// Bootstrap particle smoother.
+    Particle,
+    /// 4D-Var started from SDA's members.
+    #[value(name = "4dvar")]
+    FourDVar,
 }
 
 fn parse_size(text: &str) -> Result<[f32; 2], String> {
@@ -48,6 +62,12 @@ pub fn run(args: &AppArgs) -> anyhow::Result<()> {
         screenshot: args.screenshot.clone(),
         size: args.size,
         bench: args.bench_gui.clone(),
+        compare: match args.compare {
+            None => CompareChoice::None,
+            Some(CompareArg::Enks) => CompareChoice::EnsembleSmoother,
+            Some(CompareArg::Particle) => CompareChoice::ParticleSmoother,
+            Some(CompareArg::FourDVar) => CompareChoice::FourDVar,
+        },
     };
     run_app(options)?;
     Ok(())

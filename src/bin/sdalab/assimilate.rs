@@ -7,11 +7,13 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use candle_core::DType;
 use clap::{Args, ValueEnum};
-use sdalab::baselines::{ParticleSmoother, Resampling};
+use sdalab::baselines::{AnalysisForm, EnsembleSmoother, FourDVar, ParticleSmoother, Resampling};
 use sdalab::device::select_device;
 use sdalab::dynamics::System;
+use sdalab::export::read_npy_f32;
 use sdalab::export::write_npy_f32;
 use sdalab::metrics::find_modes;
+use sdalab::metrics::{mean_log_likelihood, skill};
 use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
 use sdalab::scenario::Scenario;
 use sdalab::score::{ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint_for};
@@ -32,8 +34,23 @@ pub enum GuidanceKind {
 pub enum Method {
     /// Score-based data assimilation (diffusion posterior).
     Sda,
+    /// Ensemble Kalman smoother over the whole window (--form, --inflation, --rotate).
+    Enks,
     /// Bootstrap particle smoother (resampling whole paths at every observation).
     Particle,
+    /// Weak-constraint 4D-Var by L-BFGS, one minimisation per first guess (--starts).
+    #[value(name = "4dvar")]
+    FourDVar,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormKind {
+    /// Ensemble transform (symmetric square root).
+    Sqrt,
+    /// Perturbed observations.
+    Stochastic,
+    /// Deterministic EnKF (half gain on the anomalies).
+    Denkf,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -61,7 +78,23 @@ pub struct AssimilateArgs {
     /// Resampling of the particle smoother.
     #[arg(long, value_enum, default_value_t = ResamplingKind::Systematic)]
     pub resampling: ResamplingKind,
-    /// Ensemble size.
+    /// Analysis of the ensemble Kalman smoother (`--method enks`).
+    #[arg(long, value_enum, default_value_t = FormKind::Sqrt)]
+    pub form: FormKind,
+    /// Multiplicative inflation of the EnKS analysis anomalies.
+    #[arg(long, default_value_t = 1.0)]
+    pub inflation: f64,
+    /// Random mean-preserving rotation of the EnKS members after each analysis.
+    #[arg(long)]
+    pub rotate: bool,
+    /// First guesses of 4D-Var: an ensemble .npy (N, L, state…), e.g. SDA's members. Without it,
+    /// the members of a square-root EnKS run (--samples of them).
+    #[arg(long)]
+    pub starts: Option<PathBuf>,
+    /// Most L-BFGS iterations per 4D-Var start.
+    #[arg(long, default_value_t = 500)]
+    pub iterations: u64,
+    /// Ensemble size (members of SDA and the EnKS, paths kept by the particle smoother).
     #[arg(long)]
     pub samples: Option<usize>,
     /// Predictor steps.
@@ -113,8 +146,11 @@ pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
         GuidanceKind::None => Guidance::Prior,
     };
 
-    if args.method == Method::Particle {
-        return run_particle(args, &scenario, &plan);
+    match args.method {
+        Method::Particle => return run_particle(args, &scenario, &plan),
+        Method::Enks => return run_enks(args, &scenario, &plan),
+        Method::FourDVar => return run_four_d_var(args, &scenario, &plan),
+        Method::Sda => {}
     }
     let (device, device_name) = select_device();
     let chain = scenario.system.chain();
@@ -232,10 +268,137 @@ fn run_particle(args: &AssimilateArgs, scenario: &Scenario, plan: &SamplerPlan) 
     if args.modes {
         print_modes(&out.paths, scenario.length * chain.state_dim(), plan.seed);
     }
-    let values: Vec<f32> = out.paths.iter().map(|v| *v as f32).collect();
-    let shape: Vec<usize> = [vec![smoother.keep, scenario.length], chain.state_shape()].concat();
-    write_npy_f32(&args.out, &shape, &values)?;
-    eprintln!("wrote {} with shape {shape:?} in {:.2} s", args.out.display(), elapsed.as_secs_f64());
+    write_ensemble(&args.out, scenario, &out.paths, smoother.keep, elapsed.as_secs_f64())
+}
+
+/// `--method enks`: the ensemble Kalman smoother on the same scenario.
+fn run_enks(args: &AssimilateArgs, scenario: &Scenario, plan: &SamplerPlan) -> anyhow::Result<()> {
+    let smoother = ensemble_smoother(args, plan)?;
+    let chain = scenario.system.chain();
+    eprintln!(
+        "ensemble Kalman smoother on {} states of {}: {} members, {} analysis, inflation {}, rotation {}, seed {}",
+        scenario.length,
+        chain.name(),
+        smoother.members,
+        smoother.form.name(),
+        smoother.inflation,
+        if smoother.rotate { "on" } else { "off" },
+        smoother.seed
+    );
+    let started = Instant::now();
+    let bar = progress::bar(scenario.length as u64, "states");
+    let out = smoother.run(chain, scenario.length, &scenario.observations, &|t| bar.set_position(t as u64))?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    for note in &out.notes {
+        eprintln!("note: {note}");
+    }
+    if args.modes {
+        print_modes(&out.paths, scenario.length * chain.state_dim(), plan.seed);
+    }
+    write_ensemble(&args.out, scenario, &out.paths, smoother.members, elapsed.as_secs_f64())
+}
+
+fn ensemble_smoother(args: &AssimilateArgs, plan: &SamplerPlan) -> anyhow::Result<EnsembleSmoother> {
+    ensure!(plan.samples >= 2, "the ensemble Kalman smoother needs --samples of at least 2");
+    ensure!(args.inflation.is_finite() && args.inflation > 0.0, "--inflation must be positive");
+    Ok(EnsembleSmoother {
+        members: plan.samples,
+        form: match args.form {
+            FormKind::Sqrt => AnalysisForm::SquareRoot,
+            FormKind::Stochastic => AnalysisForm::Stochastic,
+            FormKind::Denkf => AnalysisForm::Deterministic,
+        },
+        inflation: args.inflation,
+        rotate: args.rotate,
+        seed: plan.seed,
+    })
+}
+
+/// `--method 4dvar`: one L-BFGS minimisation of the weak-constraint cost per first guess.
+fn run_four_d_var(args: &AssimilateArgs, scenario: &Scenario, plan: &SamplerPlan) -> anyhow::Result<()> {
+    ensure!(args.iterations >= 1, "--iterations must be at least 1");
+    let chain = scenario.system.chain();
+    let per_member = scenario.length * chain.state_dim();
+    let started = Instant::now();
+    let first_guesses: Vec<Vec<f64>> = match &args.starts {
+        Some(path) => {
+            let array = read_npy_f32(path).with_context(|| path.display().to_string())?;
+            let expected: Vec<usize> = [vec![scenario.length], chain.state_shape()].concat();
+            ensure!(
+                array.shape.len() == expected.len() + 1 && array.shape[1..] == expected[..],
+                "{}: shape {:?} is not (N, {})",
+                path.display(),
+                array.shape,
+                expected.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+            );
+            eprintln!("first guesses: the {} members of {}", array.shape[0], path.display());
+            array.data.chunks_exact(per_member).map(|m| m.iter().map(|&v| v as f64).collect()).collect()
+        }
+        None => {
+            let smoother = EnsembleSmoother { form: AnalysisForm::SquareRoot, ..ensemble_smoother(args, plan)? };
+            eprintln!("first guesses: {} members of a square-root ensemble Kalman smoother", smoother.members);
+            let out = smoother.run(chain, scenario.length, &scenario.observations, &|_| {})?;
+            out.paths.chunks_exact(per_member).map(<[f64]>::to_vec).collect()
+        }
+    };
+    ensure!(!first_guesses.is_empty(), "no first guess to start 4D-Var from");
+    let settings = FourDVar { max_iterations: args.iterations, ..FourDVar::default() };
+    eprintln!(
+        "weak-constraint 4D-Var on {} states of {}: L-BFGS (memory {}) from {} first guesses, at most {} iterations each",
+        scenario.length,
+        chain.name(),
+        settings.memory,
+        first_guesses.len(),
+        settings.max_iterations
+    );
+    let bar = progress::bar(first_guesses.len() as u64, "starts");
+    let minima = settings.minimise_all(
+        chain,
+        scenario.length,
+        &scenario.observations,
+        &first_guesses,
+        &AtomicBool::new(false),
+        &|done| bar.set_position(done as u64),
+    )?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    let converged = minima.iter().filter(|m| m.converged).count();
+    let mut costs: Vec<f64> = minima.iter().map(|m| m.cost).collect();
+    costs.sort_by(f64::total_cmp);
+    eprintln!(
+        "{converged} of {} starts converged; lowest cost {:.3}, median {:.3} (cost = −log posterior density + const)",
+        minima.len(),
+        costs[0],
+        costs[costs.len() / 2]
+    );
+    let values: Vec<f64> = minima.iter().flat_map(|m| m.trajectory.iter().copied()).collect();
+    if args.modes {
+        print_modes(&values, per_member, plan.seed);
+    }
+    write_ensemble(&args.out, scenario, &values, minima.len(), elapsed.as_secs_f64())
+}
+
+/// Writes a classical method's ensemble and prints its scores against the scenario.
+fn write_ensemble(
+    out: &std::path::Path,
+    scenario: &Scenario,
+    values: &[f64],
+    members: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let chain = scenario.system.chain();
+    let d = chain.state_dim();
+    if let Some(ll) = mean_log_likelihood(&scenario.observations, values, scenario.length, d) {
+        eprintln!("mean log-likelihood of the members: {ll:.3}");
+    }
+    if let Some(s) = scenario.truth.as_deref().and_then(|truth| skill(values, truth)) {
+        eprintln!("against the stored truth: RMSE of the mean {:.3}, spread {:.3}", s.rmse, s.spread);
+    }
+    let shape: Vec<usize> = [vec![members, scenario.length], chain.state_shape()].concat();
+    let floats: Vec<f32> = values.iter().map(|v| *v as f32).collect();
+    write_npy_f32(out, &shape, &floats)?;
+    eprintln!("wrote {} with shape {shape:?} in {seconds:.2} s", out.display());
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 mod app;
 mod assimilate;
 mod bench;
+mod bench_da;
 mod checkpoints;
 mod eval;
 mod eval_kolmogorov;
@@ -53,6 +54,8 @@ enum Command {
     },
     /// Measure network throughput next to a plain matrix multiply on this machine.
     Bench(bench::BenchArgs),
+    /// Filtering twin experiments of DAPPER's benchmark tables: our rmse.a next to the published.
+    BenchDa(bench_da::BenchDaArgs),
     /// Train a local score network by denoising score matching (resumable).
     Train(train::TrainArgs),
 }
@@ -93,6 +96,7 @@ fn main() {
         Some(Command::Train(args)) => train::run(&args),
         Some(Command::Assimilate(args)) => assimilate::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::BenchDa(args)) => bench_da::run(&args),
         Some(Command::Metrics(args)) => metrics_cmd::run(&args),
         Some(Command::Eval { which: EvalCommand::Lorenz63(args) }) => eval::run(&args),
         Some(Command::Eval { which: EvalCommand::Kolmogorov(args) }) => eval_kolmogorov::run(&args),

@@ -112,6 +112,14 @@ impl MarkovChain for LinearGaussian {
         }
     }
 
+    fn drift_vjp(&self, _x: &[f64], v: &[f64], out: &mut [f64]) -> Result<(), ModelError> {
+        let d = self.dim();
+        for (j, o) in out.iter_mut().enumerate().take(d) {
+            *o = (0..d).map(|i| self.transition[(i, j)] * v[i]).sum::<f64>();
+        }
+        Ok(())
+    }
+
     fn process_noise(&self) -> &Gaussian {
         &self.noise
     }
