@@ -135,3 +135,69 @@ fn help_lists_the_commands_and_no_command_without_a_display_says_so() {
         .unwrap();
     assert_rejected(&o, "DISPLAY", Path::new("/nonexistent/never-written"));
 }
+
+/// `assimilate --method enks|4dvar` on the linear scenario: the EnKS members and every 4D-Var
+/// minimum (started from the EnKS members, or from a file) sit on the exact posterior mean.
+#[test]
+fn classical_methods_write_posterior_ensembles() {
+    use sdalab::dynamics::System;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/linear-rotation.json");
+    let scenario = Scenario::load(&scenario_path).unwrap();
+    let System::Linear(model) = &scenario.system else { panic!("linear scenario expected") };
+    let exact = model.smooth(scenario.length, &scenario.linear_observations().unwrap()).unwrap();
+    let d = scenario.state_dim();
+    let mean_error = |path: &Path, members: usize| {
+        let a = read_npy_f32(path).unwrap();
+        assert_eq!(a.shape, vec![members, scenario.length, d]);
+        let mut worst: f64 = 0.0;
+        for t in 0..scenario.length {
+            for i in 0..d {
+                let mean = (0..members).map(|k| a.data[(k * scenario.length + t) * d + i] as f64).sum::<f64>()
+                    / members as f64;
+                worst = worst.max((mean - exact.means[t][i]).abs());
+            }
+        }
+        worst
+    };
+    let s = scenario_path.display();
+    let enks = dir.path().join("enks.npy");
+    let o = sdalab(&format!(
+        "assimilate --scenario {s} --method enks --samples 3000 --form stochastic --out {}",
+        enks.display()
+    ));
+    assert_ok(&o);
+    assert!(mean_error(&enks, 3000) < 0.1);
+    let var = dir.path().join("4dvar.npy");
+    assert_ok(&sdalab(&format!("assimilate --scenario {s} --method 4dvar --samples 8 --out {}", var.display())));
+    assert!(mean_error(&var, 8) < 1e-4);
+    let from_file = dir.path().join("4dvar-from-file.npy");
+    let o = sdalab(&format!(
+        "assimilate --scenario {s} --method 4dvar --starts {} --out {}",
+        enks.display(),
+        from_file.display()
+    ));
+    assert_ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("3000 members"));
+
+    // Bad input: a first-guess file of the wrong shape; 4D-Var on a system with no adjoint.
+    let never = dir.path().join("never.npy");
+    let other = dir.path().join("other.npy");
+    assert_ok(&sdalab(&format!("simulate --system lorenz63 --length 5 --samples 2 --out {}", other.display())));
+    let o = sdalab(&format!(
+        "assimilate --scenario {s} --method 4dvar --starts {} --out {}",
+        other.display(),
+        never.display()
+    ));
+    assert_rejected(&o, "shape", &never);
+    let kolmogorov = dir.path().join("k.json");
+    std::fs::write(&kolmogorov, r#"{"system": "kolmogorov", "length": 3, "observations": []}"#).unwrap();
+    let o = sdalab(&format!(
+        "assimilate --scenario {} --method 4dvar --samples 2 --out {}",
+        kolmogorov.display(),
+        never.display()
+    ));
+    assert_rejected(&o, "adjoint", &never);
+    let o = sdalab(&format!("assimilate --scenario {s} --method enks --samples 1 --out {}", never.display()));
+    assert_rejected(&o, "at least 2", &never);
+}

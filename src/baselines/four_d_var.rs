@@ -30,11 +30,14 @@ pub struct FourDVar {
     pub gradient_tolerance: f64,
     /// Pairs of correction vectors L-BFGS keeps.
     pub memory: usize,
+    /// Most cost or gradient evaluations per start, line searches included (a Moré–Thuente line
+    /// search on a stiff, chaotic cost can otherwise shrink its interval without end).
+    pub max_evaluations: usize,
 }
 
 impl Default for FourDVar {
     fn default() -> Self {
-        Self { max_iterations: 500, gradient_tolerance: 1e-6, memory: 10 }
+        Self { max_iterations: 500, gradient_tolerance: 1e-6, memory: 10, max_evaluations: 5000 }
     }
 }
 
@@ -66,6 +69,16 @@ pub enum FourDVarError {
     Solver { index: usize, reason: String },
     #[error("cancelled")]
     Cancelled,
+    #[error("the evaluation budget is spent")]
+    BudgetSpent,
+}
+
+/// Counts evaluations and remembers the lowest cost seen, so that a start stopped by its budget
+/// still returns its best point.
+#[derive(Default)]
+struct Tracker {
+    evaluations: AtomicUsize,
+    best: std::sync::Mutex<Option<(f64, Vec<f64>)>>,
 }
 
 /// The cost function and its gradient for one scenario.
@@ -74,11 +87,13 @@ pub struct Objective<'a> {
     length: usize,
     observations: &'a [Observation],
     cancel: Option<&'a AtomicBool>,
+    /// With its evaluation budget.
+    tracker: Option<(&'a Tracker, usize)>,
 }
 
 impl<'a> Objective<'a> {
     pub fn new(chain: &'a dyn MarkovChain, length: usize, observations: &'a [Observation]) -> Self {
-        Self { chain, length, observations, cancel: None }
+        Self { chain, length, observations, cancel: None, tracker: None }
     }
 
     /// `J(x)`.
@@ -95,24 +110,19 @@ impl<'a> Objective<'a> {
         // Accumulates ∇ log posterior; negated at the end.
         let mut g = vec![0.0; self.length * d];
         self.chain.initial_prior().add_log_density_gradient(&x[..d], &mut g[..d]);
-        let per_transition: Vec<(Vec<f64>, Vec<f64>)> = (0..self.length.saturating_sub(1))
-            .into_par_iter()
-            .map(|i| {
-                let (state, next) = (&x[i * d..(i + 1) * d], &x[(i + 1) * d..(i + 2) * d]);
-                let mut residual = vec![0.0; d];
-                self.chain.drift(state, &mut residual);
-                for (r, n) in residual.iter_mut().zip(next) {
-                    *r = n - *r;
-                }
-                // u = ∇_r log N(r; 0, Q); the next state gets u, this one −Jᵀu.
-                let mut u = vec![0.0; d];
-                self.chain.process_noise().add_log_density_gradient(&residual, &mut u);
-                let mut back = vec![0.0; d];
-                self.chain.drift_vjp(state, &u, &mut back)?;
-                Ok((u, back))
-            })
-            .collect::<Result<_, ModelError>>()?;
-        for (i, (u, back)) in per_transition.iter().enumerate() {
+        // Sequential on purpose: starts run in parallel (`minimise_all`), and one transition is
+        // far too little work to hand to another thread.
+        let (mut residual, mut u, mut back) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+        for i in 0..self.length.saturating_sub(1) {
+            let (state, next) = (&x[i * d..(i + 1) * d], &x[(i + 1) * d..(i + 2) * d]);
+            self.chain.drift(state, &mut residual);
+            for (r, n) in residual.iter_mut().zip(next) {
+                *r = n - *r;
+            }
+            // u = ∇_r log N(r; 0, Q); the next state gets u, this one −Jᵀu.
+            u.fill(0.0);
+            self.chain.process_noise().add_log_density_gradient(&residual, &mut u);
+            self.chain.drift_vjp(state, &u, &mut back)?;
             for k in 0..d {
                 g[(i + 1) * d + k] += u[k];
                 g[i * d + k] -= back[k];
@@ -127,11 +137,19 @@ impl<'a> Objective<'a> {
         Ok(g)
     }
 
+    /// Refuses another evaluation when cancelled or over budget.
     fn check_cancel(&self) -> Result<(), argmin::core::Error> {
-        match self.cancel {
-            Some(flag) if flag.load(Ordering::Relaxed) => Err(FourDVarError::Cancelled.into()),
-            _ => Ok(()),
+        if let Some(flag) = self.cancel
+            && flag.load(Ordering::Relaxed)
+        {
+            return Err(FourDVarError::Cancelled.into());
         }
+        if let Some((tracker, budget)) = self.tracker
+            && tracker.evaluations.fetch_add(1, Ordering::Relaxed) >= budget
+        {
+            return Err(FourDVarError::BudgetSpent.into());
+        }
+        Ok(())
     }
 }
 
@@ -141,7 +159,15 @@ impl CostFunction for Objective<'_> {
 
     fn cost(&self, x: &Self::Param) -> Result<f64, argmin::core::Error> {
         self.check_cancel()?;
-        Ok(self.value(x))
+        let value = self.value(x);
+        if let Some((tracker, _)) = self.tracker
+            && let Ok(mut best) = tracker.best.lock()
+            && value.is_finite()
+            && best.as_ref().is_none_or(|(c, _)| value < *c)
+        {
+            *best = Some((value, x.clone()));
+        }
+        Ok(value)
     }
 }
 
@@ -207,7 +233,14 @@ impl FourDVar {
         // Fails early, with the model's own message, on a system without an adjoint.
         let mut probe = vec![0.0; d];
         chain.drift_vjp(&first_guess[..d], &first_guess[..d], &mut probe)?;
-        let objective = Objective { chain, length, observations, cancel: Some(cancel) };
+        let tracker = Tracker::default();
+        let objective = Objective {
+            chain,
+            length,
+            observations,
+            cancel: Some(cancel),
+            tracker: Some((&tracker, self.max_evaluations.max(1))),
+        };
         let initial_cost = objective.value(first_guess);
         if !initial_cost.is_finite() {
             return Err(FourDVarError::NonFiniteStart { index });
@@ -224,8 +257,28 @@ impl FourDVar {
             .map_err(solver_error)?;
         let result = Executor::new(objective, solver)
             .configure(|state| state.param(first_guess.to_vec()).max_iters(self.max_iterations))
-            .run()
-            .map_err(solver_error)?;
+            .run();
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => {
+                return match e.downcast::<FourDVarError>() {
+                    // Out of budget outside a line search: the lowest point seen is the answer.
+                    Ok(FourDVarError::BudgetSpent) => {
+                        let best = tracker.best.lock().ok().and_then(|mut b| b.take());
+                        let (cost, trajectory) = best.unwrap_or((initial_cost, first_guess.to_vec()));
+                        Ok(Minimum {
+                            trajectory,
+                            cost,
+                            initial_cost,
+                            iterations: self.max_iterations,
+                            converged: false,
+                        })
+                    }
+                    Ok(other) => Err(solver_error(other.into())),
+                    Err(e) => Err(solver_error(e)),
+                };
+            }
+        };
         let state = result.state();
         let trajectory = state.get_best_param().cloned().unwrap_or_else(|| first_guess.to_vec());
         let converged =

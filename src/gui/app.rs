@@ -318,7 +318,10 @@ impl SdaApp {
             guidance: self.controls.guidance(),
             frame_members: self.controls.frame_members.min(plan.samples),
             modes_every: (plan.steps / 8).max(1),
-            compare: self.compare.method(plan.samples, plan.seed),
+            compare: match scenario.system {
+                System::Lorenz63(_) | System::Linear(_) => self.compare.method(plan.samples, plan.seed),
+                System::Lorenz96(_) | System::Kolmogorov(_) => None,
+            },
             max_modes: 4,
             plan,
         })
@@ -554,7 +557,11 @@ impl SdaApp {
             }
             ui.separator();
             ui.heading(s::COMPARE_HEADING).on_hover_text(s::COMPARE_TIP);
-            if self.compare.ui(ui) && self.auto_run && !self.worker.is_paused() {
+            if matches!(self.system().name(), "lorenz96" | "kolmogorov") {
+                // Field views have no side-by-side layout; the command line runs these methods.
+                self.compare.choice = CompareChoice::None;
+                ui.label(s::COMPARE_FIELDS);
+            } else if self.compare.ui(ui) && self.auto_run && !self.worker.is_paused() {
                 self.start_run();
             }
             ui.separator();

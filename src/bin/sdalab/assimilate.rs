@@ -320,6 +320,9 @@ fn run_four_d_var(args: &AssimilateArgs, scenario: &Scenario, plan: &SamplerPlan
     ensure!(args.iterations >= 1, "--iterations must be at least 1");
     let chain = scenario.system.chain();
     let per_member = scenario.length * chain.state_dim();
+    // A system without an adjoint is refused before any first guess is made.
+    let zeros = vec![0.0; chain.state_dim()];
+    chain.drift_vjp(&zeros, &zeros, &mut zeros.clone())?;
     let started = Instant::now();
     let first_guesses: Vec<Vec<f64>> = match &args.starts {
         Some(path) => {
