@@ -1,6 +1,6 @@
 //! One classical method, chosen to run beside SDA on the same scenario.
 
-use super::{AnalysisForm, EnsembleSmoother, FourDVar, ParticleSmoother};
+use super::{EnsembleSmoother, FourDVar, ParticleSmoother};
 
 /// A classical method and its settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,11 +17,7 @@ impl ClassicalMethod {
         match self {
             Self::EnsembleSmoother(s) => format!(
                 "EnKS ({}, N = {}{}{})",
-                match s.form {
-                    AnalysisForm::SquareRoot => "square root",
-                    AnalysisForm::Stochastic => "perturbed obs.",
-                    AnalysisForm::Deterministic => "DEnKF",
-                },
+                s.form.short_name(),
                 s.members,
                 if s.inflation != 1.0 { format!(", inflation {}", s.inflation) } else { String::new() },
                 if s.rotate { ", rotated" } else { "" }

@@ -12,7 +12,7 @@ use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 use super::ensemble_analysis::{
-    AnalysisError, AnalysisForm, StateObservations, analysis_transform, inflate, post_process_transform,
+    AnalysisError, AnalysisForm, StateObservations, analysis_transform, inflate, mean_preserving_rotation,
 };
 use crate::dynamics::MarkovChain;
 use crate::observe::Observation;
@@ -70,10 +70,7 @@ impl EnsembleSmoother {
         } else {
             self.form
         };
-        let mut by_time: Vec<Vec<&Observation>> = vec![Vec::new(); length];
-        for o in observations.iter().filter(|o| o.t < length) {
-            by_time[o.t].push(o);
-        }
+        let by_time = crate::observe::by_state(observations, length);
         let burn_in = chain.default_burn_in();
         // history[t] is the d × N ensemble of state t.
         let mut history: Vec<DMatrix<f64>> = Vec::with_capacity(length);
@@ -116,7 +113,7 @@ impl EnsembleSmoother {
                 )?;
                 history.par_iter_mut().for_each(|e| *e = g.apply(e));
                 if self.rotate {
-                    let turn = post_process_transform(n, 1.0, true, &mut analysis_rng);
+                    let turn = mean_preserving_rotation(n, &mut analysis_rng);
                     history.par_iter_mut().for_each(|e| *e = &*e * &turn);
                 }
                 if self.inflation != 1.0 {

@@ -182,6 +182,13 @@ impl Gradient for Objective<'_> {
 }
 
 impl FourDVar {
+    /// Whether 4D-Var can run on `chain`: it needs the adjoint of the drift.
+    pub fn check_supported(chain: &dyn MarkovChain) -> Result<(), FourDVarError> {
+        let zeros = vec![0.0; chain.state_dim()];
+        chain.drift_vjp(&zeros, &zeros, &mut zeros.clone())?;
+        Ok(())
+    }
+
     /// Minimises `J` from `first_guess` (flat `[length, d]`).
     pub fn minimise(
         &self,
@@ -231,8 +238,7 @@ impl FourDVar {
             return Err(FourDVarError::FirstGuessShape { index, found: first_guess.len(), expected: length * d });
         }
         // Fails early, with the model's own message, on a system without an adjoint.
-        let mut probe = vec![0.0; d];
-        chain.drift_vjp(&first_guess[..d], &first_guess[..d], &mut probe)?;
+        Self::check_supported(chain)?;
         let tracker = Tracker::default();
         let objective = Objective {
             chain,

@@ -13,7 +13,7 @@ mod twin_benchmark;
 pub use classical_method::ClassicalMethod;
 pub use ensemble_analysis::{
     AnalysisError, AnalysisForm, EnsembleTransform, StateObservations, analysis_transform, inflate,
-    mean_preserving_rotation, post_process_transform,
+    mean_preserving_rotation,
 };
 pub use ensemble_smoother::{EnsembleSmoother, EnsembleSmoothing};
 pub use four_d_var::{FourDVar, FourDVarError, Minimum, Objective};

@@ -55,10 +55,7 @@ impl ParticleSmoother {
         let d = chain.state_dim();
         let m = self.particles.max(1);
         let burn_in = chain.default_burn_in();
-        let mut by_time: Vec<Vec<&Observation>> = vec![Vec::new(); length];
-        for o in observations.iter().filter(|o| o.t < length) {
-            by_time[o.t].push(o);
-        }
+        let by_time = crate::observe::by_state(observations, length);
         // paths[i] holds particle i's whole history so far (t·d values).
         let mut paths: Vec<Vec<f64>> = (0..m)
             .into_par_iter()

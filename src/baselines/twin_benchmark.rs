@@ -13,7 +13,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::ensemble_analysis::{
-    AnalysisError, AnalysisForm, StateObservations, analysis_transform, post_process_transform,
+    AnalysisError, AnalysisForm, StateObservations, analysis_transform, inflate, mean_preserving_rotation,
 };
 use crate::dynamics::{Lorenz63, Lorenz96, rk4};
 use crate::rng;
@@ -306,7 +306,10 @@ impl FilterState {
                 let n = e.ncols();
                 let g = analysis_transform(*form, &StateObservations { values: y, stds, predicted: e.clone() }, r)?;
                 *e = g.apply(e);
-                *e = &*e * post_process_transform(n, *inflation, *rotate, r);
+                if *rotate {
+                    *e = &*e * mean_preserving_rotation(n, r);
+                }
+                inflate(e, *inflation);
                 let mean = e.column_mean();
                 let variance = e.column_variance() * (n as f64 / (n - 1) as f64);
                 Ok((mean, variance.mean().sqrt()))

@@ -833,25 +833,12 @@ impl SdaApp {
                         }
                     } else {
                         let length = self.editor.scenario().length;
-                        let y_include: Vec<(f64, f64)> = (0..dim)
-                            .map(|c| {
-                                let mut range = (f64::INFINITY, f64::NEG_INFINITY);
-                                let runs =
-                                    [Some((&self.run, self.tweedie)), self.compare_run.as_ref().map(|r| (r, false))];
-                                for (run, tweedie) in runs.into_iter().flatten() {
-                                    if let Some((lo, hi)) = series::extent(run, tweedie, c, dim, length) {
-                                        range = (range.0.min(lo), range.1.max(hi));
-                                    }
-                                }
-                                if let Some(truth) = &truth {
-                                    for t in 0..length {
-                                        range = (range.0.min(truth[t * dim + c]), range.1.max(truth[t * dim + c]));
-                                    }
-                                }
-                                range
-                            })
-                            .collect();
-                        let y_include = y_include.iter().all(|(lo, hi)| lo <= hi).then_some(y_include);
+                        let runs: Vec<(&RunState, bool)> =
+                            [Some((&self.run, self.tweedie)), self.compare_run.as_ref().map(|r| (r, false))]
+                                .into_iter()
+                                .flatten()
+                                .collect();
+                        let y_include = series::shared_ranges(&runs, truth.as_deref(), dim, length);
                         let data = SeriesData {
                             run: &self.run,
                             tweedie: self.tweedie,

@@ -84,13 +84,13 @@ impl CompareControls {
             match self.choice {
                 CompareChoice::EnsembleSmoother => {
                     ui.label(s::ANALYSIS_FORM).on_hover_text(s::ANALYSIS_FORM_TIP);
-                    egui::ComboBox::from_id_salt("compare-form").selected_text(form_name(self.form)).show_ui(
+                    egui::ComboBox::from_id_salt("compare-form").selected_text(self.form.short_name()).show_ui(
                         ui,
                         |ui| {
                             for form in
                                 [AnalysisForm::SquareRoot, AnalysisForm::Stochastic, AnalysisForm::Deterministic]
                             {
-                                ui.selectable_value(&mut self.form, form, form_name(form));
+                                ui.selectable_value(&mut self.form, form, form.short_name());
                             }
                         },
                     );
@@ -124,14 +124,6 @@ fn choice_name(c: CompareChoice) -> &'static str {
         CompareChoice::EnsembleSmoother => s::COMPARE_ENKS,
         CompareChoice::ParticleSmoother => s::COMPARE_PARTICLE,
         CompareChoice::FourDVar => s::COMPARE_4DVAR,
-    }
-}
-
-fn form_name(f: AnalysisForm) -> &'static str {
-    match f {
-        AnalysisForm::SquareRoot => "square root",
-        AnalysisForm::Stochastic => "perturbed observations",
-        AnalysisForm::Deterministic => "DEnKF",
     }
 }
 

@@ -32,15 +32,40 @@ pub(super) fn max_abs(values: &[f64], floor: f64) -> f64 {
     values.iter().filter(|v| v.is_finite()).fold(floor, |m, v| m.max(v.abs()))
 }
 
+/// What both field views draw besides the observations, each `length × dim` values (NaN where
+/// there is nothing): the truth, the run's mean and spread, and member `member` of those drawn.
+pub(super) struct Layers {
+    pub truth: Vec<f64>,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+    pub member: Vec<f64>,
+}
+
+pub(super) fn layers(editor: &ScenarioEditor, run: &RunState, tweedie: bool, member: usize) -> Layers {
+    let scenario = editor.scenario();
+    let n = scenario.length * scenario.state_dim();
+    let nan = vec![f64::NAN; n];
+    let truth = scenario.truth.clone().unwrap_or_else(|| nan.clone());
+    let (mean, std) = run.statistics_source(tweedie).map(|(v, m)| mean_std(v, m)).unwrap_or_default();
+    let (mean, std) = if mean.len() == n { (mean, std) } else { (nan.clone(), nan.clone()) };
+    let member = run
+        .shown(tweedie)
+        .filter(|sh| sh.members > 0 && sh.values.len() >= sh.members * n)
+        .map(|sh| {
+            let m = member.min(sh.members - 1);
+            sh.values[m * n..(m + 1) * n].iter().map(|&v| v as f64).collect()
+        })
+        .unwrap_or(nan);
+    Layers { truth, mean, std, member }
+}
+
 impl FieldsView {
     /// The six fields of the current state of the run, in panel order, each `length × dim`.
     pub(super) fn images(&self, editor: &ScenarioEditor, run: &RunState, tweedie: bool) -> Vec<FieldImage> {
         let scenario = editor.scenario();
         let (length, dim) = (scenario.length, scenario.state_dim());
-        let n = length * dim;
-        let nan = vec![f64::NAN; n];
-        let truth = scenario.truth.clone().unwrap_or_else(|| nan.clone());
-        let mut observed = nan.clone();
+        let Layers { truth, mean, std, member } = layers(editor, run, tweedie, self.member);
+        let mut observed = vec![f64::NAN; length * dim];
         for o in editor.observations() {
             match &o.op {
                 ObservationOp::Identity { index } => observed[o.t * dim + index] = o.value,
@@ -52,16 +77,6 @@ impl FieldsView {
                 _ => {}
             }
         }
-        let (mean, std) = run.statistics_source(tweedie).map(|(v, m)| mean_std(v, m)).unwrap_or_default();
-        let (mean, std) = if mean.len() == n { (mean, std) } else { (nan.clone(), nan.clone()) };
-        let member: Vec<f64> = run
-            .shown(tweedie)
-            .filter(|sh| sh.members > 0)
-            .map(|sh| {
-                let m = self.member.min(sh.members - 1);
-                sh.values[m * n..(m + 1) * n].iter().map(|&v| v as f64).collect()
-            })
-            .unwrap_or_else(|| nan.clone());
         let error: Vec<f64> = mean.iter().zip(&truth).map(|(m, t)| m - t).collect();
         let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
         let image = |values: &[f64], lo: f64, hi: f64, colormap| FieldImage {

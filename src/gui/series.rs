@@ -41,7 +41,7 @@ pub struct SeriesData<'a> {
 }
 
 /// The y range component `c` of a run's ensemble covers: every member and the ±2σ band.
-pub fn extent(run: &RunState, tweedie: bool, c: usize, dim: usize, length: usize) -> Option<(f64, f64)> {
+fn extent(run: &RunState, tweedie: bool, c: usize, dim: usize, length: usize) -> Option<(f64, f64)> {
     let (values, members) = run.statistics_source(tweedie)?;
     let per = length * dim;
     if members == 0 || values.len() < members * per {
@@ -61,6 +61,31 @@ pub fn extent(run: &RunState, tweedie: bool, c: usize, dim: usize, length: usize
         }
     }
     (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+}
+
+/// Per component, the y range covering every run's ensemble (drawn as `(run, tweedie)`) and the
+/// truth, so side-by-side views open on the same axes; `None` when nothing is drawn yet.
+pub fn shared_ranges(
+    runs: &[(&RunState, bool)],
+    truth: Option<&[f64]>,
+    dim: usize,
+    length: usize,
+) -> Option<Vec<(f64, f64)>> {
+    let ranges: Vec<(f64, f64)> = (0..dim)
+        .map(|c| {
+            let mut range = (f64::INFINITY, f64::NEG_INFINITY);
+            for (run, tweedie) in runs {
+                if let Some((lo, hi)) = extent(run, *tweedie, c, dim, length) {
+                    range = (range.0.min(lo), range.1.max(hi));
+                }
+            }
+            for v in truth.into_iter().flat_map(|t| (0..length).map(move |i| t[i * dim + c])) {
+                range = (range.0.min(v), range.1.max(v));
+            }
+            range
+        })
+        .collect();
+    ranges.iter().all(|(lo, hi)| lo <= hi).then_some(ranges)
 }
 
 impl SeriesView {

@@ -10,8 +10,8 @@ use eframe::egui::{self, Align2, Color32, FontId, Sense, Stroke, Ui, Vec2};
 use eframe::egui_wgpu::Callback;
 
 use super::editor::ScenarioEditor;
-use super::fields::{colour_bar, max_abs};
-use super::run_state::{RunState, mean_std};
+use super::fields::{Layers, colour_bar, layers, max_abs};
+use super::run_state::RunState;
 use super::strings as s;
 use super::tools::EditTools;
 use crate::observe::ObservationOp;
@@ -43,26 +43,14 @@ impl SnapshotsView {
     pub(super) fn rows(&self, editor: &ScenarioEditor, run: &RunState, tweedie: bool) -> SnapshotRows {
         let scenario = editor.scenario();
         let (length, dim) = (scenario.length, scenario.state_dim());
-        let n = length * dim;
-        let nan = vec![f64::NAN; n];
-        let truth = scenario.truth.clone().unwrap_or_else(|| nan.clone());
-        let mut observed = nan.clone();
+        let Layers { truth, mean, std, member } = layers(editor, run, tweedie, self.member);
+        let mut observed = vec![f64::NAN; length * dim];
         for o in editor.observations() {
             match &o.op {
                 ObservationOp::Mean { indices } => indices.iter().for_each(|i| observed[o.t * dim + i] = o.value),
                 op => observed[o.t * dim + op.indices()[0]] = o.value,
             }
         }
-        let (mean, std) = run.statistics_source(tweedie).map(|(v, m)| mean_std(v, m)).unwrap_or_default();
-        let (mean, std) = if mean.len() == n { (mean, std) } else { (nan.clone(), nan.clone()) };
-        let member: Vec<f64> = run
-            .shown(tweedie)
-            .filter(|sh| sh.members > 0 && sh.values.len() >= sh.members * n)
-            .map(|sh| {
-                let m = self.member.min(sh.members - 1);
-                sh.values[m * n..(m + 1) * n].iter().map(|&v| v as f64).collect()
-            })
-            .unwrap_or_else(|| nan.clone());
         let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
         let spread = max_abs(&std, 0.1);
         SnapshotRows { rows: [truth, observed, mean, std, member], range, spread }

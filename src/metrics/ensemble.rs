@@ -41,15 +41,33 @@ pub fn skill(ensemble: &[f64], truth: &[f64]) -> Option<Skill> {
     if cells == 0 || ensemble.len() < 2 * cells || !ensemble.len().is_multiple_of(cells) {
         return None;
     }
+    Some(Skill { rmse: mean_rmse(ensemble, truth), spread: spread(ensemble, cells) })
+}
+
+/// Root mean square over cells of (ensemble mean − truth); `ensemble` holds whole multiples of
+/// `truth.len()` values, at least one.
+fn mean_rmse(ensemble: &[f64], truth: &[f64]) -> f64 {
+    let cells = truth.len();
     let n = (ensemble.len() / cells) as f64;
-    let (mut sq, mut var) = (0.0, 0.0);
-    for (c, t) in truth.iter().enumerate() {
-        let values = ensemble.iter().skip(c).step_by(cells);
-        let mean = values.clone().sum::<f64>() / n;
-        var += values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        sq += (mean - t).powi(2);
-    }
-    Some(Skill { rmse: (sq / cells as f64).sqrt(), spread: (var / cells as f64).sqrt() })
+    let sq: f64 = truth
+        .iter()
+        .enumerate()
+        .map(|(c, t)| (ensemble.iter().skip(c).step_by(cells).sum::<f64>() / n - t).powi(2))
+        .sum();
+    (sq / cells as f64).sqrt()
+}
+
+/// Root mean over cells of the unbiased ensemble variance; at least two members of `cells` values.
+fn spread(ensemble: &[f64], cells: usize) -> f64 {
+    let n = (ensemble.len() / cells) as f64;
+    let var: f64 = (0..cells)
+        .map(|c| {
+            let values = ensemble.iter().skip(c).step_by(cells);
+            let mean = values.clone().sum::<f64>() / n;
+            values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        })
+        .sum();
+    (var / cells as f64).sqrt()
 }
 
 /// The scores a method comparison tabulates for one ensemble of whole trajectories.
@@ -68,28 +86,8 @@ impl EnsembleScores {
     pub fn of(ensemble: &[f64], truth: Option<&[f64]>, observations: &[Observation], length: usize, d: usize) -> Self {
         let cells = length * d;
         let members = ensemble.len().checked_div(cells).unwrap_or(0);
-        let rmse = truth.filter(|t| t.len() == cells).and_then(|t| {
-            if members == 0 {
-                return None;
-            }
-            let sq: f64 = (0..cells)
-                .map(|c| {
-                    let mean = ensemble.iter().skip(c).step_by(cells).sum::<f64>() / members as f64;
-                    (mean - t[c]).powi(2)
-                })
-                .sum();
-            Some((sq / cells as f64).sqrt())
-        });
-        let spread = (members >= 2).then(|| {
-            let var: f64 = (0..cells)
-                .map(|c| {
-                    let values = ensemble.iter().skip(c).step_by(cells);
-                    let mean = values.clone().sum::<f64>() / members as f64;
-                    values.map(|v| (v - mean).powi(2)).sum::<f64>() / (members - 1) as f64
-                })
-                .sum();
-            (var / cells as f64).sqrt()
-        });
+        let rmse = truth.filter(|t| t.len() == cells && members > 0).map(|t| mean_rmse(ensemble, t));
+        let spread = (members >= 2).then(|| spread(ensemble, cells));
         let log_likelihood = (members > 0).then(|| mean_log_likelihood(observations, ensemble, length, d)).flatten();
         Self { rmse, spread, log_likelihood }
     }

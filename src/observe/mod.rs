@@ -12,7 +12,7 @@ mod operator;
 mod patterns;
 mod tensor_observations;
 
-pub use observation::{Observation, log_likelihood};
+pub use observation::{Observation, by_state, log_likelihood};
 pub use operator::{ObservationOp, OperatorKind};
 pub use patterns::Pattern;
 pub use tensor_observations::TensorObservations;

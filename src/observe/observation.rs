@@ -38,6 +38,15 @@ pub fn log_likelihood(observations: &[Observation], trajectory: &[f64], dim: usi
     observations.iter().map(|o| o.log_likelihood(trajectory, dim)).sum()
 }
 
+/// The observations of each state of a trajectory of `length` states (later ones are ignored).
+pub fn by_state(observations: &[Observation], length: usize) -> Vec<Vec<&Observation>> {
+    let mut by_time: Vec<Vec<&Observation>> = vec![Vec::new(); length];
+    for o in observations.iter().filter(|o| o.t < length) {
+        by_time[o.t].push(o);
+    }
+    by_time
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -321,8 +321,7 @@ fn run_four_d_var(args: &AssimilateArgs, scenario: &Scenario, plan: &SamplerPlan
     let chain = scenario.system.chain();
     let per_member = scenario.length * chain.state_dim();
     // A system without an adjoint is refused before any first guess is made.
-    let zeros = vec![0.0; chain.state_dim()];
-    chain.drift_vjp(&zeros, &zeros, &mut zeros.clone())?;
+    FourDVar::check_supported(chain)?;
     let started = Instant::now();
     let first_guesses: Vec<Vec<f64>> = match &args.starts {
         Some(path) => {
