@@ -8,8 +8,8 @@ use sdalab::dynamics::{LinearGaussian, MarkovChain, Normalisation};
 use sdalab::observe::{Observation, ObservationOp, TensorObservations};
 use sdalab::sampler::{Guidance, GuidedScore};
 use sdalab::score::{
-    Architecture, ComposedNetworkScore, ExactGaussianScore, MlpConfig, ModelConfig, ScoreNetwork, TrajectoryScore,
-    VpSchedule,
+    Architecture, ComposedNetworkScore, ExactGaussianScore, Linearisation, MlpConfig, ModelConfig, ScoreNetwork,
+    TrajectoryScore, VpSchedule,
 };
 
 fn f64_mlp(window: usize, state: usize) -> (VarMap, ScoreNetwork) {
@@ -55,10 +55,48 @@ fn mlp_input_gradient_matches_finite_differences() {
     check_gradient(&|x| (net.forward(x, &t).unwrap() * &weights).unwrap().sum_all().unwrap(), &x, 1e-6);
 }
 
+/// The same network with its weights as constants: it takes the direct kernels.
+fn frozen(varmap: &VarMap, net: &ScoreNetwork, config: &ModelConfig, dtype: DType) -> ScoreNetwork {
+    let constants: std::collections::HashMap<String, Tensor> =
+        varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect();
+    let frozen = ScoreNetwork::new(config, VarBuilder::from_tensors(constants, dtype, &Device::Cpu)).unwrap();
+    assert!(net.frozen::<f64>().is_none() && net.frozen::<f32>().is_none(), "trainable weights are not frozen");
+    frozen
+}
+
+fn mlp_config(window: usize, width: usize, depth: usize) -> ModelConfig {
+    ModelConfig {
+        system: "lorenz63".into(),
+        state_shape: vec![3],
+        window,
+        architecture: Architecture::Mlp(MlpConfig { width, depth, embedding: 16, frequencies: 4 }),
+        center: vec![0.0; 3],
+        scale: vec![1.0; 3],
+        training: None,
+    }
+}
+
 #[test]
 fn guidance_gradient_through_network_and_nonlinear_operators_matches_finite_differences() {
-    let (_vars, net) = f64_mlp(3, 3);
-    let score = ComposedNetworkScore::new(net, 3).unwrap();
+    let (vars, net) = f64_mlp(3, 3);
+    let config = ModelConfig {
+        system: "lorenz63".into(),
+        state_shape: vec![3],
+        window: 3,
+        architecture: Architecture::Mlp(MlpConfig { width: 32, depth: 2, embedding: 8, frequencies: 4 }),
+        center: vec![0.0; 3],
+        scale: vec![1.0; 3],
+        training: None,
+    };
+    let direct = frozen(&vars, &net, &config, DType::F64);
+    assert!(direct.frozen::<f64>().is_some());
+    // The guided score through candle's autograd (trainable weights) and through the direct kernels.
+    for score in [ComposedNetworkScore::new(net, 3).unwrap(), ComposedNetworkScore::new(direct, 3).unwrap()] {
+        guidance_matches_finite_differences(&score);
+    }
+}
+
+fn guidance_matches_finite_differences(score: &ComposedNetworkScore) {
     let length = 6;
     let obs = vec![
         Observation { t: 0, op: ObservationOp::Identity { index: 0 }, value: 1.5, std: 0.5 },
@@ -70,16 +108,17 @@ fn guidance_gradient_through_network_and_nonlinear_operators_matches_finite_diff
     let tensors = TensorObservations::new(&obs, length, 3, &normalisation, DType::F64, &Device::Cpu).unwrap();
     let x = Tensor::randn(0f64, 1.0, (2, length, 3), &Device::Cpu).unwrap();
     for guidance in [Guidance::Sda { gamma: 1e-2 }, Guidance::Dps { zeta: 0.7 }] {
-        let guided = GuidedScore::new(&score, guidance, &tensors);
+        let guided = GuidedScore::new(score, guidance, &tensors);
         for t in [0.2, 0.6] {
             check_gradient(&|x| guided.log_likelihood(x, t).unwrap().1, &x, 1e-6);
-            // ε_post = ε − σ·∇ log p: the guided score applies exactly that gradient.
+            // ε_post = ε − σ·∇ log p: the guided score applies exactly that gradient (up to the
+            // rounding of its factorised form, ∇ = (g − σ·gᵀ∂ε/∂x)/μ with g = ∂ log p/∂x̂).
             let var = Var::from_tensor(&x).unwrap();
             let grad = guided.log_likelihood(var.as_tensor(), t).unwrap().1.backward().unwrap();
             let g = grad.get(var.as_tensor()).unwrap();
             let expected = (score.epsilon(&x, t).unwrap() - (g * VpSchedule::new().sigma(t)).unwrap()).unwrap();
-            let diff = (guided.epsilon(&x, t).unwrap() - expected).unwrap().abs().unwrap().max_all().unwrap();
-            assert!(diff.to_scalar::<f64>().unwrap() < 1e-12);
+            let error = relative_error(&flat64(&guided.epsilon(&x, t).unwrap()), &flat64(&expected));
+            assert!(error < 1e-13, "t = {t}: guided ε differs by {error:e} relative to its largest value");
         }
     }
 }
@@ -210,5 +249,67 @@ fn constant_weight_fast_path_matches_the_trainable_network() {
         for (a, b) in ya.iter().zip(&yb).chain(ga.iter().zip(&gb)) {
             assert!((a - b).abs() <= tol * (1.0 + a.abs()), "{dtype:?}: {a} vs {b}");
         }
+    }
+}
+
+fn flat64(t: &Tensor) -> Vec<f64> {
+    t.flatten_all().unwrap().to_dtype(DType::F64).unwrap().to_vec1().unwrap()
+}
+
+/// `max |a − b| / max |b|`.
+fn relative_error(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    a.iter().zip(b).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale
+}
+
+#[test]
+fn direct_mlp_kernels_match_autograd_in_f32() {
+    let config = mlp_config(5, 64, 3);
+    let varmap = VarMap::new();
+    let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
+    let direct = frozen(&varmap, &net, &config, DType::F32);
+    assert!(direct.frozen::<f32>().is_some());
+    let score = ComposedNetworkScore::new(direct, 5).unwrap();
+    let x = Tensor::randn(0f32, 1.0, (3, 11, 3), &Device::Cpu).unwrap();
+    let v = Tensor::randn(0f32, 1.0, (3, 11, 3), &Device::Cpu).unwrap();
+    for t in [0.02, 0.5, 0.97] {
+        let ours = score.linearise(&x, t).unwrap();
+        let reference = Linearisation::by_autograd(&x, |x| score.epsilon(x, t)).unwrap();
+        let e = relative_error(&flat64(ours.epsilon()), &flat64(reference.epsilon()));
+        let g = relative_error(&flat64(&ours.vjp(&v).unwrap()), &flat64(&reference.vjp(&v).unwrap()));
+        assert!(e < 1e-5 && g < 1e-5, "t = {t}: ε relative error {e:e}, vector–Jacobian product {g:e}");
+    }
+}
+
+#[test]
+fn direct_mlp_kernels_match_finite_differences_in_f64() {
+    let config = mlp_config(5, 24, 2);
+    let varmap = VarMap::new();
+    let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
+    let score = ComposedNetworkScore::new(frozen(&varmap, &net, &config, DType::F64), 5).unwrap();
+    let x = Tensor::randn(0f64, 1.0, (2, 7, 3), &Device::Cpu).unwrap();
+    let v = Tensor::randn(0f64, 1.0, (2, 7, 3), &Device::Cpu).unwrap();
+    let vs = flat64(&v);
+    let base = flat64(&x);
+    // vᵀε(x) through the direct forward pass, and its gradient through their product.
+    let objective = |values: &[f64], t: f64| -> f64 {
+        let x = Tensor::from_vec(values.to_vec(), (2, 7, 3), &Device::Cpu).unwrap();
+        flat64(score.linearise(&x, t).unwrap().epsilon()).iter().zip(&vs).map(|(e, v)| e * v).sum()
+    };
+    for t in [0.1, 0.6] {
+        let lin = score.linearise(&x, t).unwrap();
+        let reference = score.epsilon(&x, t).unwrap();
+        assert!(relative_error(&flat64(lin.epsilon()), &flat64(&reference)) < 1e-12);
+        let grad = flat64(&lin.vjp(&v).unwrap());
+        let h = 1e-5;
+        let mut worst: f64 = 0.0;
+        for i in 0..base.len() {
+            let (mut plus, mut minus) = (base.clone(), base.clone());
+            plus[i] += h;
+            minus[i] -= h;
+            let fd = (objective(&plus, t) - objective(&minus, t)) / (2.0 * h);
+            worst = worst.max((fd - grad[i]).abs() / (1.0 + fd.abs()));
+        }
+        assert!(worst < 1e-7, "t = {t}: worst relative error {worst:e}");
     }
 }

@@ -11,6 +11,7 @@ use eframe::egui::{self, ColorImage, Key, ViewportCommand};
 use super::compare::{CompareChoice, CompareControls, comparison_run, scores_table};
 use super::controls::{ModelChoice, SamplerControls, models_for};
 use super::diagnostics;
+use super::draft::draft_plan;
 use super::editor::ScenarioEditor;
 use super::fields::FieldsView;
 use super::figure::{FieldsFigure, SeriesFigure, save_fields, save_series};
@@ -32,8 +33,9 @@ use crate::worker::{Job, PriorSpec, Worker};
 
 /// A burst of edits (a drag, a slider) re-runs the sampler once it pauses this long …
 const DEBOUNCE: Duration = Duration::from_millis(200);
-/// … while an edit this long after the last start re-runs it at once.
-const ISOLATED: Duration = Duration::from_millis(500);
+
+/// The input a job is computed from: the observations' revision and the settings' revision.
+type Revision = (u64, u64);
 
 /// What the app starts with.
 #[derive(Debug, Clone)]
@@ -144,9 +146,13 @@ pub struct SdaApp {
     view: View,
     tweedie: bool,
     auto_run: bool,
-    /// Revision of the observations the current job was started from.
-    run_revision: Option<u64>,
-    last_start: Instant,
+    /// Input revision (observations, sampler settings) the current job was started from …
+    run_revision: Option<Revision>,
+    /// … and the one the last full (not draft) job was started from.
+    full_revision: Option<Revision>,
+    /// Bumped by every change of the sampler settings or the comparison.
+    settings_revision: u64,
+    settings_changed_at: Instant,
     series: SeriesView,
     phase: PhaseView,
     fields: FieldsView,
@@ -217,7 +223,9 @@ impl SdaApp {
             tweedie: false,
             auto_run: true,
             run_revision: None,
-            last_start: Instant::now(),
+            full_revision: None,
+            settings_revision: 0,
+            settings_changed_at: Instant::now(),
             series: SeriesView::default(),
             phase: PhaseView::default(),
             fields: FieldsView::default(),
@@ -274,6 +282,7 @@ impl SdaApp {
         self.snapshots = SnapshotsView::default();
         self.run = RunState::default();
         self.run_revision = None;
+        self.full_revision = None;
     }
 
     fn open_lesson(&mut self, index: usize) {
@@ -303,7 +312,9 @@ impl SdaApp {
         }
     }
 
-    fn job(&self) -> Result<Job, String> {
+    /// The full job for the current input, or its draft: a real posterior of the same scenario
+    /// with a smaller plan ([`draft_plan`]) and no comparison.
+    fn job(&self, draft: bool) -> Result<Job, String> {
         let scenario = self.editor.scenario();
         let prior = match &scenario.system {
             System::Linear(_) => PriorSpec::ExactLinear { window: None },
@@ -311,29 +322,52 @@ impl SdaApp {
                 format!("no checkpoint for `{}` in {}", other.name(), self.options.checkpoints.display())
             })?),
         };
-        let plan = self.controls.plan();
+        let full = self.controls.plan();
+        let plan = if draft { draft_plan(&scenario.system, &full) } else { full };
         Ok(Job {
             scenario: Scenario { sampler: None, ..scenario.clone() },
             prior,
             guidance: self.controls.guidance(),
             frame_members: self.controls.frame_members.min(plan.samples),
-            modes_every: (plan.steps / 8).max(1),
+            modes_every: if draft { 0 } else { (plan.steps / 8).max(1) },
             compare: match scenario.system {
-                System::Lorenz63(_) | System::Linear(_) => self.compare.method(plan.samples, plan.seed),
-                System::Lorenz96(_) | System::Kolmogorov(_) => None,
+                System::Lorenz63(_) | System::Linear(_) if !draft => self.compare.method(plan.samples, plan.seed),
+                _ => None,
             },
             max_modes: 4,
             plan,
         })
     }
 
+    /// What the jobs are computed from: the observations' and the settings' revisions.
+    fn revision(&self) -> Revision {
+        (self.editor.revision(), self.settings_revision)
+    }
+
+    /// Time since the input last changed.
+    fn quiet(&self) -> Duration {
+        self.editor.changed_at().elapsed().min(self.settings_changed_at.elapsed())
+    }
+
+    /// A sampler setting or the comparison changed: drafts follow, the full job when it settles.
+    fn settings_changed(&mut self) {
+        self.settings_revision += 1;
+        self.settings_changed_at = Instant::now();
+    }
+
     fn start_run(&mut self) {
-        match self.job() {
+        self.start_job(false);
+    }
+
+    fn start_job(&mut self, draft: bool) {
+        match self.job(draft) {
             Ok(job) => {
                 let id = self.worker.run(job);
-                self.last_start = Instant::now();
-                self.run.follow(id);
-                self.run_revision = Some(self.editor.revision());
+                self.run.follow(id, draft);
+                self.run_revision = Some(self.revision());
+                if !draft {
+                    self.full_revision = self.run_revision;
+                }
             }
             Err(e) => {
                 self.message = e;
@@ -354,18 +388,24 @@ impl SdaApp {
         any
     }
 
-    /// Re-runs the sampler after an edit: at once for an isolated edit, after [`DEBOUNCE`] of
-    /// quiet during a burst of edits.
+    /// Follows the input: while it changes, drafts run back to back, each for the newest input
+    /// (a running draft finishes first, so every draft shown is a whole posterior); after
+    /// [`DEBOUNCE`] of quiet the full job replaces them.
     fn debounce(&mut self, ctx: &egui::Context) {
-        let revision = self.editor.revision();
-        if self.auto_run && self.run_revision.is_some_and(|r| r != revision) {
-            let quiet = self.editor.changed_at().elapsed();
-            if self.last_start.elapsed() >= ISOLATED || quiet >= DEBOUNCE {
-                self.start_run();
-            } else {
-                ctx.request_repaint_after(DEBOUNCE - quiet);
-            }
+        let revision = self.revision();
+        if !self.auto_run || self.worker.is_paused() || self.full_revision.is_none_or(|r| r == revision) {
+            return;
         }
+        let quiet = self.quiet();
+        if quiet >= DEBOUNCE {
+            self.start_run();
+            return;
+        }
+        let draft_busy = self.run.draft && self.run.status == Status::Running;
+        if self.run_revision != Some(revision) && !draft_busy {
+            self.start_job(true);
+        }
+        ctx.request_repaint_after(DEBOUNCE - quiet);
     }
 
     fn automate(&mut self, ctx: &egui::Context) {
@@ -420,6 +460,7 @@ impl SdaApp {
 
     /// The benchmark's script: stream a job, then add an observation and time the re-run.
     fn bench_step(&mut self, ctx: &egui::Context) {
+        let current = self.run_revision == Some(self.revision());
         let Some(bench) = self.bench.as_mut() else { return };
         match (bench.phase, &self.run.status) {
             (_, Status::Failed(reason)) => {
@@ -427,6 +468,7 @@ impl SdaApp {
                 self.finish_automation(ctx, Err(reason));
             }
             (Phase::Streaming, Status::Done) => {
+                bench.run_seconds = self.run.finished.as_ref().map_or(f64::NAN, |f| f.timing.seconds);
                 let scenario = self.editor.scenario();
                 let t = scenario.length / 2 + 1;
                 let op = self.tools.operator(0);
@@ -443,11 +485,18 @@ impl SdaApp {
                     }
                 }
             }
-            (Phase::Edited { edit }, _) => {
-                if let Some(first) = self.run.first_frame.filter(|_| self.run_revision == Some(self.editor.revision()))
-                {
+            (Phase::Edited { edit }, status) => {
+                if let Some(first) = self.run.first_frame.filter(|_| current && bench.start_to_frame_ms.is_nan()) {
                     bench.edit_to_start_ms = (self.run.asked_at - edit).as_secs_f64() * 1e3;
                     bench.start_to_frame_ms = first * 1e3;
+                    bench.first_was_draft = self.run.draft;
+                }
+                let done = current && *status == Status::Done;
+                if done && self.run.draft && bench.draft_done_ms.is_nan() {
+                    bench.draft_done_ms = edit.elapsed().as_secs_f64() * 1e3;
+                }
+                if done && !self.run.draft {
+                    bench.full_done_s = edit.elapsed().as_secs_f64();
                     bench.phase = Phase::Done;
                     let title = self.lesson.map_or_else(String::new, |i| self.lessons[i].title.clone());
                     let report = bench.report(&title, &self.run.device);
@@ -457,7 +506,7 @@ impl SdaApp {
                             .map_err(|e| e.to_string());
                     self.finish_automation(ctx, result);
                 } else {
-                    // The worker wakes the GUI when the frame arrives; this is only a fallback.
+                    // The worker wakes the GUI when a frame or event arrives; this is a fallback.
                     ctx.request_repaint_after(Duration::from_millis(250));
                 }
             }
@@ -533,10 +582,11 @@ impl SdaApp {
             let models = self.models.clone();
             let changed = self.controls.ui(ui, &models, exact);
             ui.horizontal_wrapped(|ui| {
-                if ui.button(s::RUN).on_hover_text(s::RUN_TIP).clicked()
-                    || (changed && self.auto_run && !self.worker.is_paused())
-                {
+                if ui.button(s::RUN).on_hover_text(s::RUN_TIP).clicked() {
                     self.start_run();
+                }
+                if changed {
+                    self.settings_changed();
                 }
                 let paused = self.worker.is_paused();
                 if ui.button(if paused { s::RESUME } else { s::PAUSE }).on_hover_text(s::PAUSE_TIP).clicked() {
@@ -561,8 +611,8 @@ impl SdaApp {
                 // Field views have no side-by-side layout; the command line runs these methods.
                 self.compare.choice = CompareChoice::None;
                 ui.label(s::COMPARE_FIELDS);
-            } else if self.compare.ui(ui) && self.auto_run && !self.worker.is_paused() {
-                self.start_run();
+            } else if self.compare.ui(ui) {
+                self.settings_changed();
             }
             ui.separator();
             self.observation_tools(ui);
@@ -690,7 +740,9 @@ impl SdaApp {
             let state = match &self.run.status {
                 Status::Idle => "idle".to_string(),
                 Status::Running if self.worker.is_paused() => "paused".to_string(),
+                Status::Running if self.run.draft => s::DRAFT_RUNNING.to_string(),
                 Status::Running => "sampling".to_string(),
+                Status::Done if self.run.draft => s::DRAFT_DONE.to_string(),
                 Status::Done => "done".to_string(),
                 Status::Cancelled => "cancelled".to_string(),
                 Status::Failed(reason) => format!("failed: {reason}"),
@@ -703,7 +755,7 @@ impl SdaApp {
                     frame.step,
                     frame.steps,
                     frame.t,
-                    frame.step * self.controls.corrections,
+                    if self.run.draft { 0 } else { frame.step * self.controls.corrections },
                     frame.elapsed,
                     rate,
                     frame.misfit

@@ -154,7 +154,7 @@ pub fn comparison_run(c: &Comparison) -> RunState {
         scores: c.scores,
     };
     let mut run = RunState::default();
-    run.follow(c.job);
+    run.follow(c.job, false);
     run.apply(Event::Finished(Box::new(finished)));
     run
 }

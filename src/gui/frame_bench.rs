@@ -29,9 +29,16 @@ pub struct FrameBench {
     /// Frames drawn per second while streaming.
     started: Option<Instant>,
     streamed_for: Duration,
-    /// Edit → the replacing job starts (the debounce) and job start → its first frame, in ms.
+    /// The first job's sampling time (s).
+    pub run_seconds: f64,
+    /// Edit → the replacing job starts and job start → its first frame, in ms.
     pub edit_to_start_ms: f64,
     pub start_to_frame_ms: f64,
+    /// Whether that first frame was a draft's.
+    pub first_was_draft: bool,
+    /// Edit → the draft done (ms) and edit → the full posterior done (s).
+    pub draft_done_ms: f64,
+    pub full_done_s: f64,
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
@@ -54,8 +61,12 @@ impl FrameBench {
             frames_shown: 0,
             started: None,
             streamed_for: Duration::ZERO,
+            run_seconds: f64::NAN,
             edit_to_start_ms: f64::NAN,
             start_to_frame_ms: f64::NAN,
+            first_was_draft: false,
+            draft_done_ms: f64::NAN,
+            full_done_s: f64::NAN,
         }
     }
 
@@ -86,19 +97,23 @@ impl FrameBench {
             )
         };
         let secs = self.streamed_for.as_secs_f64();
+        let first = if self.first_was_draft { "the draft's" } else { "the full job's" };
         format!(
             "# GUI benchmark: {title}\n\nSampling on {device} while the window redraws.\n\n\
              | per frame (ms) | frames | median | p99 | max |\n|---|---|---|---|---|\n{}{}\n\
-             Worker frames shown: {} in {secs:.1} s ({:.1}/s).\n\n\
-             Observation edit → replacing job starts (debounce): {:.0} ms; job start → its first frame: {:.0} ms; \
-             edit → first new frame: {:.0} ms.\n",
+             Worker frames shown: {} in {secs:.1} s ({:.1}/s). The lesson's posterior took {:.2} s.\n\n\
+             Observation edit → replacing job starts: {:.0} ms; job start → its first frame ({first}): {:.0} ms; \
+             edit → first new frame: {:.0} ms. Edit → draft done: {:.0} ms; edit → full posterior done: {:.2} s.\n",
             line("building the UI (`App::ui`)", &self.build_ms),
             line("eframe CPU time (UI + tessellation + paint)", &self.cpu_ms),
             self.frames_shown,
             self.frames_shown as f64 / secs.max(1e-9),
+            self.run_seconds,
             self.edit_to_start_ms,
             self.start_to_frame_ms,
-            self.edit_to_start_ms + self.start_to_frame_ms
+            self.edit_to_start_ms + self.start_to_frame_ms,
+            self.draft_done_ms,
+            self.full_done_s
         )
     }
 }

@@ -44,6 +44,8 @@ pub struct RunState {
     pub first_frame: Option<f64>,
     /// Frame labels derived from the finished job's modes.
     final_labels: Option<Arc<[usize]>>,
+    /// Whether the job is a draft: a small quick posterior run while the input still changes.
+    pub draft: bool,
 }
 
 impl Default for RunState {
@@ -62,14 +64,16 @@ impl Default for RunState {
             misfit: Vec::new(),
             first_frame: None,
             final_labels: None,
+            draft: false,
         }
     }
 }
 
 impl RunState {
     /// Starts following job `id`, keeping the last frame on screen until the new one's first.
-    pub fn follow(&mut self, id: JobId) {
+    pub fn follow(&mut self, id: JobId, draft: bool) {
         self.job = Some(id);
+        self.draft = draft;
         self.status = Status::Running;
         self.asked_at = Instant::now();
         self.finished = None;

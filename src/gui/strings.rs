@@ -2,6 +2,8 @@
 //! control trades) and explanations, kept together so they read consistently.
 
 pub const APP_TITLE: &str = "SDA Lab";
+pub const DRAFT_RUNNING: &str = "draft (a small quick posterior while you edit)";
+pub const DRAFT_DONE: &str = "draft done · the full posterior follows when the input settles";
 
 // Sampler controls.
 pub const MODEL: &str = "Model";

@@ -3,7 +3,7 @@
 use candle_core::{Tensor, Var};
 
 use crate::observe::TensorObservations;
-use crate::score::{ScoreError, TrajectoryScore, VpSchedule};
+use crate::score::{Linearisation, ScoreError, TrajectoryScore, VpSchedule};
 
 /// How observations steer the prior score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,20 +31,23 @@ impl<'a> GuidedScore<'a> {
     }
 
     /// The approximate `log p(y | x(t))` summed over the trajectories of `x` (each term depends
-    /// on its own trajectory only), and the prior ε it was computed from.
+    /// on its own trajectory only), and the prior ε it was computed from: the whole chain in one
+    /// autograd graph (the reference the guided score is tested against).
     pub fn log_likelihood(&self, x: &Tensor, t: f64) -> Result<(Tensor, Tensor), ScoreError> {
         let eps = self.prior.epsilon(x, t)?;
-        let log_p = self.surrogate(x, &eps, t)?;
+        let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
+        let x_hat = ((x - (&eps * sigma)?)? / mu)?;
+        let log_p = self.surrogate(&x_hat, t)?;
         Ok((eps, log_p))
     }
 
-    fn surrogate(&self, x: &Tensor, eps: &Tensor, t: f64) -> candle_core::Result<Tensor> {
+    /// The surrogate `log p(y | x(t))` as a function of Tweedie's estimate `x̂`.
+    fn surrogate(&self, x_hat: &Tensor, t: f64) -> candle_core::Result<Tensor> {
         let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
-        let x_hat = ((x - (eps * sigma)?)? / mu)?;
-        let residual = self.observations.predict(&x_hat)?.broadcast_sub(self.observations.values())?.neg()?;
+        let residual = self.observations.predict(x_hat)?.broadcast_sub(self.observations.values())?.neg()?;
         match self.guidance {
             Guidance::Sda { gamma } => {
-                let inflation = (self.observations.jacobian_norm2(&x_hat)? * (gamma * (sigma / mu).powi(2)))?;
+                let inflation = (self.observations.jacobian_norm2(x_hat)? * (gamma * (sigma / mu).powi(2)))?;
                 let variance = inflation.broadcast_add(self.observations.variances())?;
                 (residual.sqr()? / variance)?.sum_all()? * -0.5
             }
@@ -52,23 +55,33 @@ impl<'a> GuidedScore<'a> {
                 let norms = (residual.sqr()?.sum(1)? + 1e-12)?.sqrt()?;
                 norms.sum_all()? * -zeta
             }
-            Guidance::Prior => Tensor::zeros((), x.dtype(), x.device()),
+            Guidance::Prior => Tensor::zeros((), x_hat.dtype(), x_hat.device()),
         }
     }
 }
 
 impl TrajectoryScore for GuidedScore<'_> {
+    /// `ε − σ·∇ log p`, with the gradient in two parts: `g = ∂ log p/∂x̂` by autograd through
+    /// the (small) observation graph, then `∇_x log p = (g − σ·gᵀ∂ε/∂x)/μ` by one
+    /// vector–Jacobian product of the prior's linearisation (direct kernels where it has them).
     fn epsilon(&self, x: &Tensor, t: f64) -> Result<Tensor, ScoreError> {
         if self.guidance == Guidance::Prior || self.observations.is_empty() {
             return self.prior.epsilon(x, t);
         }
-        let var = Var::from_tensor(&x.detach())?;
-        let (eps, log_p) = self.log_likelihood(var.as_tensor(), t)?;
-        let grads = log_p.backward()?;
-        let sigma = self.schedule.sigma(t);
-        match grads.get(var.as_tensor()) {
-            Some(g) => Ok((eps.detach() - (g * sigma)?)?),
-            None => Ok(eps.detach()),
-        }
+        let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
+        let prior = self.prior.linearise(x, t)?;
+        let eps = prior.epsilon();
+        let x_hat = Var::from_tensor(&((x.detach() - (eps * sigma)?)? / mu)?)?;
+        let grads = self.surrogate(x_hat.as_tensor(), t)?.backward()?;
+        let Some(g) = grads.get(x_hat.as_tensor()) else { return Ok(eps.clone()) };
+        let grad = ((g - (prior.vjp(g)? * sigma)?)? / mu)?;
+        Ok((eps - (grad * sigma)?)?)
+    }
+
+    fn linearise(&self, _x: &Tensor, _t: f64) -> Result<Linearisation<'_>, ScoreError> {
+        Err(ScoreError::Invalid {
+            what: "guided score".into(),
+            reason: "its Jacobian is not available; linearise the prior instead".into(),
+        })
     }
 }

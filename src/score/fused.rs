@@ -57,12 +57,30 @@ fn silu_grad_kernel(x: &[f32], g: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Lanes of the vectorised sums: float addition is not associative, so a plain `sum()` runs one
+/// addition at a time; sixteen partial sums let the compiler fill a vector register.
+const LANES: usize = 16;
+
+/// `Σ f(a_i, b_i)` over two equally long rows, in [`LANES`] partial sums.
+#[inline(always)]
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(a, b)| f(*a, *b)).sum();
+    for (ca, cb) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] += f(ca[i], cb[i]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Mean and `1/√(var + ε)` of one row (two passes, f32 accumulation).
 #[inline(always)]
 fn row_stats_f32(row: &[f32]) -> (f32, f32) {
     let n = row.len() as f32;
-    let mean = row.iter().sum::<f32>() / n;
-    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = lane_sum(row, row, |v, _| v) / n;
+    let var = lane_sum(row, row, |v, _| (v - mean) * (v - mean)) / n;
     (mean, 1.0 / (var + LN_EPS as f32).sqrt())
 }
 
@@ -76,21 +94,43 @@ fn norm_kernel(x: &[f32], out: &mut [f32], width: usize) {
     }
 }
 
+/// [`norm_kernel`] that also writes each row's `rstd`.
+#[inline(always)]
+fn norm_stats_kernel(x: &[f32], out: &mut [f32], rstd_out: &mut [f32], width: usize) {
+    for ((o, row), r) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)).zip(rstd_out.iter_mut()) {
+        let (mean, rstd) = row_stats_f32(row);
+        *r = rstd;
+        for (o, v) in o.iter_mut().zip(row) {
+            *o = (v - mean) * rstd;
+        }
+    }
+}
+
 /// `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))` per row.
 #[inline(always)]
 fn norm_grad_kernel(x: &[f32], g: &[f32], out: &mut [f32], width: usize) {
     let n = width as f32;
     for ((o, row), g) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)).zip(g.chunks_exact(width)) {
         let (mean, rstd) = row_stats_f32(row);
-        let mut sum_g = 0.0f32;
-        let mut sum_gx = 0.0f32;
-        for (v, g) in row.iter().zip(g) {
-            sum_g += g;
-            sum_gx += g * (v - mean) * rstd;
-        }
-        let (mg, mgx) = (sum_g / n, sum_gx / n);
+        let mg = lane_sum(g, g, |g, _| g) / n;
+        let mgx = lane_sum(g, row, |g, v| g * (v - mean)) * rstd / n;
         for ((o, v), g) in o.iter_mut().zip(row).zip(g) {
             *o = rstd * (g - mg - (v - mean) * rstd * mgx);
+        }
+    }
+}
+
+/// The layer-norm input gradient from the normalised rows `x̂` and their `rstd`, plus `add`:
+/// `rstd·(g − mean(g) − x̂·mean(g·x̂)) + add`.
+#[inline(always)]
+fn norm_grad_normed_kernel(normed: &[f32], rstd: &[f32], g: &[f32], add: &[f32], out: &mut [f32], width: usize) {
+    let n = width as f32;
+    let rows = out.chunks_exact_mut(width).zip(normed.chunks_exact(width)).zip(g.chunks_exact(width));
+    for (((o, h), g), (add, r)) in rows.zip(add.chunks_exact(width).zip(rstd)) {
+        let mg = lane_sum(g, g, |g, _| g) / n;
+        let mgx = lane_sum(g, h, |g, h| g * h) / n;
+        for (((o, h), g), a) in o.iter_mut().zip(h).zip(g).zip(add) {
+            *o = r * (g - mg - h * mgx) + a;
         }
     }
 }
@@ -114,17 +154,13 @@ fn norm_silu_grad_kernel(x: &[f32], g: &[f32], out: &mut [f32], width: usize) {
     let n = width as f32;
     for ((o, row), g) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)).zip(g.chunks_exact(width)) {
         let (mean, rstd) = row_stats_f32(row);
-        let mut sum_g = 0.0f32;
-        let mut sum_gx = 0.0f32;
         for ((o, v), g) in o.iter_mut().zip(row).zip(g) {
             let h = (v - mean) * rstd;
             let s = 1.0 / (1.0 + fast_exp(-h));
-            let gs = g * s * (1.0 + h * (1.0 - s));
-            *o = gs;
-            sum_g += gs;
-            sum_gx += gs * h;
+            *o = g * s * (1.0 + h * (1.0 - s));
         }
-        let (mg, mgx) = (sum_g / n, sum_gx / n);
+        let mg = lane_sum(o, o, |gs, _| gs) / n;
+        let mgx = lane_sum(o, row, |gs, v| gs * (v - mean)) * rstd / n;
         for (o, v) in o.iter_mut().zip(row) {
             *o = rstd * (*o - mg - (v - mean) * rstd * mgx);
         }
@@ -157,6 +193,12 @@ with_avx2!(silu_f32, silu_kernel, (x: &[f32], out: &mut [f32]));
 with_avx2!(silu_grad_f32, silu_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32]));
 with_avx2!(norm_f32, norm_kernel, (x: &[f32], out: &mut [f32], width: usize));
 with_avx2!(norm_grad_f32, norm_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32], width: usize));
+with_avx2!(norm_stats_f32, norm_stats_kernel, (x: &[f32], out: &mut [f32], rstd: &mut [f32], width: usize));
+with_avx2!(
+    norm_grad_normed_f32,
+    norm_grad_normed_kernel,
+    (normed: &[f32], rstd: &[f32], g: &[f32], add: &[f32], out: &mut [f32], width: usize)
+);
 with_avx2!(norm_silu_f32, norm_silu_kernel, (x: &[f32], out: &mut [f32], width: usize));
 with_avx2!(norm_silu_grad_f32, norm_silu_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32], width: usize));
 
@@ -177,6 +219,62 @@ fn par2(x: &[f32], g: &[f32], width: usize, f: impl Fn(&[f32], &[f32], &mut [f32
     let c = chunk_len(width);
     out.par_chunks_mut(c).zip(x.par_chunks(c).zip(g.par_chunks(c))).for_each(|(o, (x, g))| f(x, g, o));
     out
+}
+
+/// The row-wise element kernels of the frozen networks ([`super::frozen_mlp`]) for one float type:
+/// the vectorised f32 kernels above, and the exact f64 references (for gradient checks).
+pub trait RowKernels: WithDType {
+    fn silu_rows(x: &[Self], out: &mut [Self]);
+    /// `out = g·silu'(x)`.
+    fn silu_grad_rows(x: &[Self], g: &[Self], out: &mut [Self]);
+    /// Layer normalisation of rows of `width`, writing each row's `1/√(var + ε)` to `rstd`.
+    fn norm_rows(x: &[Self], out: &mut [Self], rstd: &mut [Self], width: usize);
+    /// `out = dx + add`, with `dx` the layer-norm input gradient of `g`, from the normalised
+    /// rows and their `rstd` ([`Self::norm_rows`]).
+    fn norm_grad_add_rows(normed: &[Self], rstd: &[Self], g: &[Self], add: &[Self], out: &mut [Self], width: usize);
+}
+
+impl RowKernels for f32 {
+    fn silu_rows(x: &[f32], out: &mut [f32]) {
+        silu_f32(x, out)
+    }
+    fn silu_grad_rows(x: &[f32], g: &[f32], out: &mut [f32]) {
+        silu_grad_f32(x, g, out)
+    }
+    fn norm_rows(x: &[f32], out: &mut [f32], rstd: &mut [f32], width: usize) {
+        norm_stats_f32(x, out, rstd, width)
+    }
+    fn norm_grad_add_rows(normed: &[f32], rstd: &[f32], g: &[f32], add: &[f32], out: &mut [f32], width: usize) {
+        norm_grad_normed_f32(normed, rstd, g, add, out, width)
+    }
+}
+
+impl RowKernels for f64 {
+    fn silu_rows(x: &[f64], out: &mut [f64]) {
+        out.iter_mut().zip(x).for_each(|(o, x)| *o = silu64(*x));
+    }
+    fn silu_grad_rows(x: &[f64], g: &[f64], out: &mut [f64]) {
+        out.iter_mut().zip(x.iter().zip(g)).for_each(|(o, (x, g))| *o = silu_grad64(*x, *g));
+    }
+    fn norm_rows(x: &[f64], out: &mut [f64], rstd: &mut [f64], width: usize) {
+        let n = width as f64;
+        for ((o, row), r) in out.chunks_exact_mut(width).zip(x.chunks_exact(width)).zip(rstd.iter_mut()) {
+            let mean = row.iter().sum::<f64>() / n;
+            *r = 1.0 / (row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n + LN_EPS).sqrt();
+            o.iter_mut().zip(row).for_each(|(o, v)| *o = (v - mean) * *r);
+        }
+    }
+    fn norm_grad_add_rows(normed: &[f64], rstd: &[f64], g: &[f64], add: &[f64], out: &mut [f64], width: usize) {
+        let n = width as f64;
+        let rows = out.chunks_exact_mut(width).zip(normed.chunks_exact(width)).zip(g.chunks_exact(width));
+        for (((o, h), g), (add, r)) in rows.zip(add.chunks_exact(width).zip(rstd)) {
+            let mg = g.iter().sum::<f64>() / n;
+            let mgx = g.iter().zip(h).map(|(g, h)| g * h).sum::<f64>() / n;
+            for (((o, h), g), a) in o.iter_mut().zip(h).zip(g).zip(add) {
+                *o = r * (g - mg - h * mgx) + a;
+            }
+        }
+    }
 }
 
 // f64 reference versions (used by the finite-difference tests): simple and exact.
@@ -562,6 +660,15 @@ impl FastLinear {
     }
 
     /// Whether the weights are constants (no gradient is wanted for them).
+    /// The layer's weight `[out, in]` and bias `[out]`.
+    pub fn weight(&self) -> &Tensor {
+        self.inner.weight()
+    }
+
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.inner.bias()
+    }
+
     pub fn is_constant(&self) -> bool {
         !self.inner.weight().track_op() && !self.inner.bias().is_some_and(|b| b.track_op())
     }

@@ -5,6 +5,8 @@ use candle_nn::{VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
 use super::TimeEmbedding;
+use super::frozen_mlp::FrozenMlp;
+use super::fused::RowKernels;
 use super::layers::{FastLinear, layer_norm, silu};
 
 /// Sizes of a [`ResidualMlp`].
@@ -85,6 +87,13 @@ impl ResidualMlp {
             h = block.forward(&h)?;
         }
         self.output.forward(&h)?.reshape(shape)
+    }
+
+    /// The network as direct kernels over `T` rows ([`FrozenMlp`]); `None` unless every weight
+    /// is a constant on the CPU.
+    pub(super) fn frozen<T: RowKernels>(&self) -> candle_core::Result<Option<FrozenMlp<T>>> {
+        let blocks: Vec<(&FastLinear, &FastLinear)> = self.blocks.iter().map(|b| (&b.expand, &b.contract)).collect();
+        FrozenMlp::new(&self.time, &self.input, &blocks, &self.output, self.features)
     }
 
     /// Multiply-add FLOPs of one forward pass per row (matrix products only).

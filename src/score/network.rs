@@ -1,8 +1,12 @@
 //! The local score network of a checkpoint, whatever its architecture.
 
-use candle_core::Tensor;
+use std::sync::Arc;
+
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
+use super::frozen_mlp::FrozenMlp;
+use super::fused::RowKernels;
 use super::{Architecture, CircularUnet, ModelConfig, ResidualMlp, VpSchedule};
 
 /// `ε_φ(x, t)` on windows: `x` of shape `[B, W, …state]`, `t` of shape `[B]`.
@@ -17,6 +21,39 @@ use super::{Architecture, CircularUnet, ModelConfig, ResidualMlp, VpSchedule};
 pub struct ScoreNetwork {
     raw: RawNetwork,
     schedule: VpSchedule,
+    /// The raw network as direct kernels, when its weights are constants on the CPU.
+    frozen: Option<Arc<FrozenKernels>>,
+}
+
+/// Direct kernels of a frozen network, in the dtype of its weights.
+#[derive(Debug)]
+pub enum FrozenKernels {
+    F32(FrozenMlp<f32>),
+    F64(FrozenMlp<f64>),
+}
+
+/// A float type the direct kernels run in.
+pub trait FrozenDtype: RowKernels {
+    #[doc(hidden)]
+    fn pick(kernels: &FrozenKernels) -> Option<&FrozenMlp<Self>>;
+}
+
+impl FrozenDtype for f32 {
+    fn pick(kernels: &FrozenKernels) -> Option<&FrozenMlp<f32>> {
+        match kernels {
+            FrozenKernels::F32(m) => Some(m),
+            FrozenKernels::F64(_) => None,
+        }
+    }
+}
+
+impl FrozenDtype for f64 {
+    fn pick(kernels: &FrozenKernels) -> Option<&FrozenMlp<f64>> {
+        match kernels {
+            FrozenKernels::F64(m) => Some(m),
+            FrozenKernels::F32(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -28,12 +65,32 @@ enum RawNetwork {
 impl ScoreNetwork {
     /// Builds the network of `config` from `vb` (tensor names are the checkpoint keys).
     pub fn new(config: &ModelConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+        let dtype = vb.dtype();
         let raw = match &config.architecture {
             Architecture::Mlp(cfg) => RawNetwork::Mlp(ResidualMlp::new(cfg, config.window * config.state_dim(), vb)?),
             Architecture::Unet1d(cfg) => RawNetwork::Unet(CircularUnet::new(cfg, 1, config.window, vb)?),
             Architecture::Unet2d(cfg) => RawNetwork::Unet(CircularUnet::new(cfg, 2, config.window, vb)?),
         };
-        Ok(Self { raw, schedule: VpSchedule::new() })
+        let frozen = match (&raw, dtype) {
+            (RawNetwork::Mlp(mlp), DType::F32) => mlp.frozen::<f32>()?.map(FrozenKernels::F32),
+            (RawNetwork::Mlp(mlp), DType::F64) => mlp.frozen::<f64>()?.map(FrozenKernels::F64),
+            _ => None,
+        };
+        Ok(Self { raw, schedule: VpSchedule::new(), frozen: frozen.map(Arc::new) })
+    }
+
+    /// The preconditioning `(c_skip(t), c_out(t))` of [`Self::forward`].
+    pub fn preconditioning(&self, t: f64) -> (f64, f64) {
+        let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
+        let norm2 = mu * mu + sigma * sigma;
+        (sigma / norm2, mu / norm2.sqrt())
+    }
+
+    /// The raw network as direct kernels over rows of `T` (see [`FrozenMlp`]), when its weights
+    /// are constants on the CPU in that dtype; [`Self::forward`] is then
+    /// `c_skip·x + c_out·F(x)` with `F` from these kernels.
+    pub fn frozen<T: FrozenDtype>(&self) -> Option<&FrozenMlp<T>> {
+        self.frozen.as_deref().and_then(T::pick)
     }
 
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {

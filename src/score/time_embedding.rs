@@ -25,6 +25,11 @@ impl TimeEmbedding {
         })
     }
 
+    /// Whether the weights are constants (no gradient is wanted for them).
+    pub fn is_constant(&self) -> bool {
+        self.hidden.is_constant() && self.output.is_constant()
+    }
+
     /// `t` of shape `[B]` → `[B, width]`.
     pub fn forward(&self, t: &Tensor) -> candle_core::Result<Tensor> {
         let phase = t.unsqueeze(1)?.broadcast_mul(&self.frequencies.unsqueeze(0)?)?;

@@ -38,6 +38,20 @@ impl WindowComposer {
         Ok(length - 2 * self.k)
     }
 
+    /// The window `j` and position `p` whose output state `state` of a trajectory of `length`
+    /// states takes (the rule of [`Self::assemble`]); `length` must hold a window.
+    pub fn source(&self, state: usize, length: usize) -> (usize, usize) {
+        let k = self.k;
+        let last = length.saturating_sub(2 * k + 1);
+        if state < k {
+            (0, state)
+        } else if state + k < length {
+            (state - k, k)
+        } else {
+            (last, state - last)
+        }
+    }
+
     /// `[S, L, …]` → `[S, J, W, …]` with `J = L − 2k` windows, one gather (differentiable).
     pub fn windows(&self, x: &Tensor) -> Result<Tensor, ScoreError> {
         let dims = x.dims().to_vec();
@@ -88,6 +102,13 @@ mod tests {
         let w = Tensor::from_vec(values, (s, j, 2 * k + 1, 1), &Device::Cpu).unwrap();
         let got: Vec<f32> = c.assemble(&w).unwrap().flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(got, vec![0.0, 1.0, 2.0, 12.0, 22.0, 32.0, 42.0, 43.0, 44.0]);
+        let by_source: Vec<f32> = (0..l)
+            .map(|i| {
+                let (jj, p) = c.source(i, l);
+                (10 * jj + p) as f32
+            })
+            .collect();
+        assert_eq!(by_source, got);
     }
 
     #[test]

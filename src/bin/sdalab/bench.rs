@@ -8,8 +8,12 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use clap::Args;
 use sdalab::device::select_device;
+use sdalab::dynamics::{Lorenz63, MarkovChain};
+use sdalab::observe::{Observation, ObservationOp, TensorObservations};
+use sdalab::sampler::{Guidance, GuidedScore};
 use sdalab::score::{
-    Architecture, MlpConfig, ModelConfig, ScoreNetwork, UnetConfig, circular_conv2d, circular_pad, seeded_init,
+    Architecture, ComposedNetworkScore, Linearisation, MlpConfig, ModelConfig, ScoreNetwork, TrajectoryScore,
+    UnetConfig, circular_conv2d, circular_pad, seeded_init,
 };
 
 #[derive(Args, Debug)]
@@ -73,6 +77,71 @@ fn config(system: &str, state_shape: Vec<usize>, window: usize, architecture: Ar
         scale: vec![1.0; d],
         training: None,
     }
+}
+
+/// One guided evaluation of a Lorenz-63 posterior (the `lorenz63-k4` shape: MLP 256×5 on windows
+/// of 9 states, 64 members × 65 states, `x` observed every 8th state), broken into its parts:
+/// the composed prior score by candle's autograd and by the direct kernels, each as ε alone and
+/// as ε + one vector–Jacobian product, and the whole guided ε the old way (one autograd graph
+/// from the input through the network and the observations) and the new way (direct kernels,
+/// autograd on the observation graph only).
+fn lorenz63_evaluation_rows(
+    repeats: usize,
+    device: &Device,
+    rows: &mut Vec<(String, &'static str, Duration, f64)>,
+) -> anyhow::Result<()> {
+    let config = config("lorenz63", vec![3], 9, Architecture::Mlp(MlpConfig::default()));
+    let score = ComposedNetworkScore::new(detached_network(&config, device)?, 9)?;
+    let (samples, length) = (64, 65);
+    let x = Tensor::randn(0f32, 1.0, (samples, length, 3), device)?;
+    let v = Tensor::randn(0f32, 1.0, (samples, length, 3), device)?;
+    let flops = ScoreNetwork::flops_per_window(&config) * (samples * (length - 8)) as f64;
+    let note = "64 samples × 57 windows";
+    let t = 0.5;
+    let chain = Lorenz63::default();
+    let observations: Vec<Observation> = (0..length)
+        .step_by(8)
+        .map(|t| Observation { t, op: ObservationOp::Identity { index: 0 }, value: 1.0, std: 0.4 })
+        .collect();
+    let tensors = TensorObservations::new(&observations, length, 3, chain.normalisation(), DType::F32, device)?;
+    let guided = GuidedScore::new(&score, Guidance::Sda { gamma: 1e-2 }, &tensors);
+    let sum = |t: &Tensor| -> anyhow::Result<()> {
+        t.sum_all()?.to_scalar::<f32>()?;
+        Ok(())
+    };
+    let timings = [
+        ("candle autograd: ε", 1.0, median_time(repeats, || sum(&score.epsilon(&x, t)?))?),
+        (
+            "candle autograd: ε + vector–Jacobian product",
+            2.0,
+            median_time(repeats, || {
+                let lin = Linearisation::by_autograd(&x, |x| score.epsilon(x, t))?;
+                sum(&lin.vjp(&v)?)
+            })?,
+        ),
+        ("direct kernels: ε", 1.0, median_time(repeats, || sum(score.linearise(&x, t)?.epsilon()))?),
+        (
+            "direct kernels: ε + vector–Jacobian product",
+            2.0,
+            median_time(repeats, || sum(&score.linearise(&x, t)?.vjp(&v)?))?,
+        ),
+        (
+            "guided ε (SDA), one autograd graph",
+            2.0,
+            median_time(repeats, || {
+                let var = Var::from_tensor(&x)?;
+                let (eps, log_p) = guided.log_likelihood(var.as_tensor(), t)?;
+                let grads = log_p.backward()?;
+                let g = grads.get(var.as_tensor()).context("no input gradient")?;
+                sum(&(eps.detach() - (g * 0.5)?)?)
+            })?,
+        ),
+        ("guided ε (SDA), direct kernels", 2.0, median_time(repeats, || sum(&guided.epsilon(&x, t)?))?),
+    ];
+    for (what, passes, time) in timings {
+        rows.push((format!("Lorenz-63 k4 composed score, {what}"), note, time, passes * flops));
+    }
+    Ok(())
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -141,6 +210,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         for (what, time, work) in [("forward", forward, flops), ("forward + input gradient", with_grad, 2.0 * flops)] {
             rows.push((format!("{} {what}", case.name), case.batch_note, time, work));
         }
+    }
+    if selected("Lorenz-63 k4 composed score") {
+        lorenz63_evaluation_rows(args.repeats, &device, &mut rows)?;
     }
     // One 3×3 circular convolution layer as the 2-D U-Net uses it: candle's conv2d on explicitly
     // padded input (two `cat`s) against the im2col + GEMM custom op.

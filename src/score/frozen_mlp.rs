@@ -1,0 +1,259 @@
+//! The residual MLP with frozen weights as direct CPU kernels: a forward pass that keeps what
+//! its input gradient needs (a tape), and vector–Jacobian products from that tape, with no
+//! autograd graph and with buffers reused between calls.
+//!
+//! Sampling evaluates the same network hundreds of times with constant weights and wants only
+//! gradients with respect to the input. candle's autograd builds a graph per call, allocates and
+//! zeroes a gradient buffer per node and computes every matrix product's weight gradient too;
+//! here a guided evaluation is the GEMMs and one fused pass per element-wise step. The time
+//! embedding is the same for every row of a call (one diffusion time), so its share of the input
+//! layer folds into a bias row. candle's autograd stays the reference (tests compare the two)
+//! and is what training uses.
+
+use std::sync::Mutex;
+
+use candle_core::{Device, Tensor, WithDType};
+use rayon::prelude::*;
+
+use super::fused::RowKernels;
+use super::layers::FastLinear;
+use super::row_gemm::{Threads, gemm_rows};
+use super::time_embedding::TimeEmbedding;
+
+/// Elements per parallel chunk of the element-wise passes.
+const CHUNK: usize = 1 << 14;
+
+/// Reusable vectors, so a call does not fault in fresh pages for every activation.
+#[derive(Debug)]
+struct BufferPool<T> {
+    free: Mutex<Vec<Vec<T>>>,
+}
+
+impl<T> Default for BufferPool<T> {
+    fn default() -> Self {
+        Self { free: Mutex::new(Vec::new()) }
+    }
+}
+
+impl<T: WithDType> BufferPool<T> {
+    /// A vector of `len` values. Its contents are unspecified: every kernel overwrites its output.
+    fn take(&self, len: usize) -> Vec<T> {
+        let mut v = self.free.lock().ok().and_then(|mut f| f.pop()).unwrap_or_default();
+        v.resize(len, T::zero());
+        v
+    }
+
+    fn give(&self, v: Vec<T>) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(v);
+        }
+    }
+}
+
+/// One pre-LayerNorm block `x + W₂·SiLU(W₁·LN(x) + b₁) + b₂`, weights row-major `[out, in]`.
+#[derive(Debug)]
+struct FrozenBlock<T> {
+    expand: Vec<T>,
+    expand_bias: Vec<T>,
+    contract: Vec<T>,
+    contract_bias: Vec<T>,
+}
+
+/// A [`super::ResidualMlp`]'s weights as plain rows, with its time embedding.
+#[derive(Debug)]
+pub struct FrozenMlp<T> {
+    features: usize,
+    width: usize,
+    time: TimeEmbedding,
+    /// The input layer's columns that read the state `[width, features]`, and those that read
+    /// the time embedding `[width, embedding]`.
+    input_x: Vec<T>,
+    input_t: Vec<T>,
+    input_bias: Vec<T>,
+    blocks: Vec<FrozenBlock<T>>,
+    output: Vec<T>,
+    output_bias: Vec<T>,
+    pool: BufferPool<T>,
+}
+
+/// What a forward pass keeps for its vector–Jacobian products: each block's normalised input
+/// with its rows' `1/√(var + ε)`, and its pre-activation. Its buffers go back to the pool when
+/// it is dropped.
+pub struct MlpTape<'a, T: WithDType> {
+    mlp: &'a FrozenMlp<T>,
+    rows: usize,
+    normed: Vec<Vec<T>>,
+    rstd: Vec<Vec<T>>,
+    pre_activations: Vec<Vec<T>>,
+}
+
+impl<T: WithDType> Drop for MlpTape<'_, T> {
+    fn drop(&mut self) {
+        for v in self.normed.drain(..).chain(self.rstd.drain(..)).chain(self.pre_activations.drain(..)) {
+            self.mlp.pool.give(v);
+        }
+    }
+}
+
+fn values<T: WithDType>(t: &Tensor) -> candle_core::Result<Vec<T>> {
+    t.to_dtype(T::DTYPE)?.flatten_all()?.to_vec1::<T>()
+}
+
+/// `dst` as rows of `bias`.
+fn fill_rows<T: WithDType>(dst: &mut [T], bias: &[T]) {
+    dst.par_chunks_mut(bias.len().max(1)).for_each(|row| row.copy_from_slice(bias));
+}
+
+fn chunk(width: usize) -> usize {
+    (CHUNK / width.max(1)).max(1) * width.max(1)
+}
+
+impl<T: WithDType + RowKernels> FrozenMlp<T> {
+    /// Copies the weights of an MLP's layers; `None` unless every layer is constant.
+    pub(super) fn new(
+        time: &TimeEmbedding,
+        input: &FastLinear,
+        blocks: &[(&FastLinear, &FastLinear)],
+        output: &FastLinear,
+        features: usize,
+    ) -> candle_core::Result<Option<Self>> {
+        let layers = || [input, output].into_iter().chain(blocks.iter().flat_map(|(a, b)| [*a, *b]));
+        if !(layers().all(|l| l.is_constant() && l.bias().is_some() && l.weight().device().is_cpu())
+            && time.is_constant())
+        {
+            return Ok(None);
+        }
+        let bias = |l: &FastLinear| match l.bias() {
+            Some(b) => values::<T>(b),
+            None => candle_core::bail!("frozen layers need biases"),
+        };
+        let (width, inputs) = input.weight().dims2()?;
+        let embedding = inputs - features;
+        let weight = values::<T>(input.weight())?;
+        let mut input_x = Vec::with_capacity(width * features);
+        let mut input_t = Vec::with_capacity(width * embedding);
+        for row in weight.chunks_exact(inputs) {
+            input_x.extend_from_slice(&row[..features]);
+            input_t.extend_from_slice(&row[features..]);
+        }
+        let blocks = blocks
+            .iter()
+            .map(|(e, c)| {
+                Ok(FrozenBlock {
+                    expand: values(e.weight())?,
+                    expand_bias: bias(e)?,
+                    contract: values(c.weight())?,
+                    contract_bias: bias(c)?,
+                })
+            })
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Some(Self {
+            features,
+            width,
+            time: time.clone(),
+            input_x,
+            input_t,
+            input_bias: bias(input)?,
+            blocks,
+            output: values(output.weight())?,
+            output_bias: bias(output)?,
+            pool: BufferPool::default(),
+        }))
+    }
+
+    /// Values per input row.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// The input layer's bias with the time embedding of `t` folded in.
+    fn input_bias_at(&self, t: f64) -> candle_core::Result<Vec<T>> {
+        let t = Tensor::new(&[t], &Device::Cpu)?.to_dtype(T::DTYPE)?;
+        let emb: Vec<T> = values(&self.time.forward(&t)?)?;
+        let mut bias = self.input_bias.clone();
+        gemm_rows(&mut bias, true, &emb, &self.input_t, true, (1, emb.len(), self.width), Threads::One);
+        Ok(bias)
+    }
+
+    /// The raw network `F(x, t)` on `rows` rows of `features` values, all at time `t`, and the
+    /// tape for [`MlpTape::vjp`].
+    pub fn forward(&self, x: &[T], rows: usize, t: f64) -> candle_core::Result<(Vec<T>, MlpTape<'_, T>)> {
+        let (f, w) = (self.features, self.width);
+        if x.len() != rows * f {
+            candle_core::bail!("frozen MLP: {} values for {rows} rows of {f}", x.len());
+        }
+        let mut h = self.pool.take(rows * w);
+        fill_rows(&mut h, &self.input_bias_at(t)?);
+        gemm_rows(&mut h, true, x, &self.input_x, true, (rows, f, w), Threads::Auto);
+        let mut tape = MlpTape { mlp: self, rows, normed: Vec::new(), rstd: Vec::new(), pre_activations: Vec::new() };
+        let c = chunk(w);
+        for block in &self.blocks {
+            let mut normed = self.pool.take(rows * w);
+            let mut rstd = self.pool.take(rows);
+            normed
+                .par_chunks_mut(c)
+                .zip(rstd.par_chunks_mut(c / w))
+                .zip(h.par_chunks(c))
+                .for_each(|((o, r), x)| T::norm_rows(x, o, r, w));
+            let mut a = self.pool.take(rows * w);
+            fill_rows(&mut a, &block.expand_bias);
+            gemm_rows(&mut a, true, &normed, &block.expand, true, (rows, w, w), Threads::Auto);
+            let mut activated = self.pool.take(rows * w);
+            activated.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).for_each(|(o, a)| T::silu_rows(a, o));
+            let mut y = self.pool.take(rows * w);
+            y.par_chunks_mut(c).zip(h.par_chunks(c)).for_each(|(y, x)| {
+                for (yr, xr) in y.chunks_exact_mut(w).zip(x.chunks_exact(w)) {
+                    yr.iter_mut().zip(xr.iter().zip(&block.contract_bias)).for_each(|(y, (x, b))| *y = *x + *b);
+                }
+            });
+            gemm_rows(&mut y, true, &activated, &block.contract, true, (rows, w, w), Threads::Auto);
+            self.pool.give(activated);
+            self.pool.give(std::mem::replace(&mut h, y));
+            tape.normed.push(normed);
+            tape.rstd.push(rstd);
+            tape.pre_activations.push(a);
+        }
+        let mut out = vec![T::zero(); rows * f];
+        fill_rows(&mut out, &self.output_bias);
+        gemm_rows(&mut out, true, &h, &self.output, true, (rows, w, f), Threads::Auto);
+        self.pool.give(h);
+        Ok((out, tape))
+    }
+}
+
+impl<T: WithDType + RowKernels> MlpTape<'_, T> {
+    /// `gᵀ·∂F/∂x` at the taped input, for `g` of the output's shape.
+    pub fn vjp(&self, g: &[T]) -> candle_core::Result<Vec<T>> {
+        let mlp = self.mlp;
+        let (rows, f, w) = (self.rows, mlp.features, mlp.width);
+        if g.len() != rows * f {
+            candle_core::bail!("frozen MLP: cotangent of {} values for {rows} rows of {f}", g.len());
+        }
+        let pool = &mlp.pool;
+        let mut g_h = pool.take(rows * w);
+        gemm_rows(&mut g_h, false, g, &mlp.output, false, (rows, f, w), Threads::Auto);
+        let mut g_s = pool.take(rows * w);
+        let mut g_a = pool.take(rows * w);
+        let blocks = mlp.blocks.iter().zip(&self.normed).zip(self.rstd.iter().zip(&self.pre_activations));
+        for ((block, normed), (rstd, a)) in blocks.rev() {
+            // ∂/∂s = g_h·W₂, ∂/∂a = SiLU'(a)·∂/∂s, ∂/∂LN = ∂/∂a·W₁, ∂/∂x = g_h + LN'(x)ᵀ·∂/∂LN.
+            gemm_rows(&mut g_s, false, &g_h, &block.contract, false, (rows, w, w), Threads::Auto);
+            g_a.par_chunks_mut(CHUNK)
+                .zip(a.par_chunks(CHUNK).zip(g_s.par_chunks(CHUNK)))
+                .for_each(|(o, (a, g))| T::silu_grad_rows(a, g, o));
+            gemm_rows(&mut g_s, false, &g_a, &block.expand, false, (rows, w, w), Threads::Auto);
+            let c = chunk(w);
+            g_a.par_chunks_mut(c)
+                .zip(normed.par_chunks(c).zip(rstd.par_chunks(c / w)))
+                .zip(g_s.par_chunks(c).zip(g_h.par_chunks(c)))
+                .for_each(|((o, (n, r)), (g, add))| T::norm_grad_add_rows(n, r, g, add, o, w));
+            std::mem::swap(&mut g_h, &mut g_a);
+        }
+        let mut g_x = vec![T::zero(); rows * f];
+        gemm_rows(&mut g_x, false, &g_h, &mlp.input_x, false, (rows, w, f), Threads::Auto);
+        for v in [g_h, g_s, g_a] {
+            pool.give(v);
+        }
+        Ok(g_x)
+    }
+}
