@@ -390,18 +390,22 @@ impl SdaApp {
 
     /// Follows the input: while it changes, drafts run back to back, each for the newest input
     /// (a running draft finishes first, so every draft shown is a whole posterior); after
-    /// [`DEBOUNCE`] of quiet the full job replaces them.
+    /// [`DEBOUNCE`] of quiet the full job replaces them. The worker wakes the UI when a draft
+    /// ends, so no polling is needed to notice it.
     fn debounce(&mut self, ctx: &egui::Context) {
         let revision = self.revision();
         if !self.auto_run || self.worker.is_paused() || self.full_revision.is_none_or(|r| r == revision) {
             return;
         }
         let quiet = self.quiet();
+        let draft_busy = self.run.draft && self.run.status == Status::Running;
         if quiet >= DEBOUNCE {
-            self.start_run();
+            // A draft of this very input finishes first (it is short), so its posterior shows.
+            if !(draft_busy && self.run_revision == Some(revision)) {
+                self.start_run();
+            }
             return;
         }
-        let draft_busy = self.run.draft && self.run.status == Status::Running;
         if self.run_revision != Some(revision) && !draft_busy {
             self.start_job(true);
         }
@@ -476,8 +480,8 @@ impl SdaApp {
                 match self.editor.add(t, op, self.tools.std, super::editor::ValueSource::Truth) {
                     Ok(_) => {
                         bench.phase = Phase::Edited { edit };
-                        // As after an edit made with the mouse: the next frame applies it.
-                        ctx.request_repaint();
+                        // As after an edit made with the mouse, in the same frame.
+                        self.debounce(ctx);
                     }
                     Err(e) => {
                         let reason = format!("the benchmark's edit failed: {e}");
@@ -1088,12 +1092,13 @@ impl eframe::App for SdaApp {
         egui::Panel::left("controls").default_size(330.0).show(ui, |ui| self.controls_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.views(ui));
         self.file_dialog(&ctx);
-        self.debounce(&ctx);
         if self.run.status == Status::Running
             && let Some(bench) = self.bench.as_mut()
         {
             bench.record(build.elapsed(), frame.info().cpu_usage, new_frame);
         }
+        // Automation reads what this frame shows before a settled edit replaces the job.
         self.automate(&ctx);
+        self.debounce(&ctx);
     }
 }

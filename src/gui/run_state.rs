@@ -108,6 +108,8 @@ impl RunState {
                 }
                 self.final_labels = Some(labels.into());
                 self.live = f.history.last().cloned();
+                // A job done between two UI frames shows its result as its first frame.
+                self.first_frame.get_or_insert_with(|| self.asked_at.elapsed().as_secs_f64());
                 self.finished = Some(Arc::from(f));
                 self.status = Status::Done;
             }
