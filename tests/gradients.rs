@@ -12,19 +12,12 @@ use sdalab::score::{
     TrajectoryScore, VpSchedule,
 };
 
-fn f64_mlp(window: usize, state: usize) -> (VarMap, ScoreNetwork) {
-    let config = ModelConfig {
-        system: "lorenz63".into(),
-        state_shape: vec![state],
-        window,
-        architecture: Architecture::Mlp(MlpConfig { width: 32, depth: 2, embedding: 8, frequencies: 4 }),
-        center: vec![0.0; state],
-        scale: vec![1.0; state],
-        training: None,
-    };
+/// A small trainable MLP on windows of Lorenz-63-sized states, and its configuration.
+fn f64_mlp(window: usize) -> (VarMap, ScoreNetwork, ModelConfig) {
+    let config = mlp_config(window, 32, 2, 8);
     let varmap = VarMap::new();
     let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
-    (varmap, net)
+    (varmap, net, config)
 }
 
 /// Compares the autograd gradient of `f` at `x` with central differences at every coordinate.
@@ -48,7 +41,7 @@ fn check_gradient(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, tolerance: f64) {
 
 #[test]
 fn mlp_input_gradient_matches_finite_differences() {
-    let (_vars, net) = f64_mlp(5, 3);
+    let (_vars, net, _) = f64_mlp(5);
     let x = Tensor::randn(0f64, 1.0, (4, 5, 3), &Device::Cpu).unwrap();
     let t = Tensor::new(&[0.1f64, 0.4, 0.7, 0.95], &Device::Cpu).unwrap();
     let weights = Tensor::randn(0f64, 1.0, (4, 5, 3), &Device::Cpu).unwrap();
@@ -64,12 +57,12 @@ fn frozen(varmap: &VarMap, net: &ScoreNetwork, config: &ModelConfig, dtype: DTyp
     frozen
 }
 
-fn mlp_config(window: usize, width: usize, depth: usize) -> ModelConfig {
+fn mlp_config(window: usize, width: usize, depth: usize, embedding: usize) -> ModelConfig {
     ModelConfig {
         system: "lorenz63".into(),
         state_shape: vec![3],
         window,
-        architecture: Architecture::Mlp(MlpConfig { width, depth, embedding: 16, frequencies: 4 }),
+        architecture: Architecture::Mlp(MlpConfig { width, depth, embedding, frequencies: 4 }),
         center: vec![0.0; 3],
         scale: vec![1.0; 3],
         training: None,
@@ -78,16 +71,7 @@ fn mlp_config(window: usize, width: usize, depth: usize) -> ModelConfig {
 
 #[test]
 fn guidance_gradient_through_network_and_nonlinear_operators_matches_finite_differences() {
-    let (vars, net) = f64_mlp(3, 3);
-    let config = ModelConfig {
-        system: "lorenz63".into(),
-        state_shape: vec![3],
-        window: 3,
-        architecture: Architecture::Mlp(MlpConfig { width: 32, depth: 2, embedding: 8, frequencies: 4 }),
-        center: vec![0.0; 3],
-        scale: vec![1.0; 3],
-        training: None,
-    };
+    let (vars, net, config) = f64_mlp(3);
     let direct = frozen(&vars, &net, &config, DType::F64);
     assert!(direct.frozen::<f64>().is_some());
     // The guided score through candle's autograd (trainable weights) and through the direct kernels.
@@ -218,20 +202,10 @@ fn constant_weight_fast_path_matches_the_trainable_network() {
     // Sampling builds networks from constant weights, which take the fused GEMM path with an
     // input-only backward; it must agree with the trainable (Var) network exactly.
     for dtype in [DType::F64, DType::F32] {
-        let config = ModelConfig {
-            system: "lorenz63".into(),
-            state_shape: vec![3],
-            window: 5,
-            architecture: Architecture::Mlp(MlpConfig { width: 48, depth: 3, embedding: 16, frequencies: 4 }),
-            center: vec![0.0; 3],
-            scale: vec![1.0; 3],
-            training: None,
-        };
+        let config = mlp_config(5, 48, 3, 16);
         let varmap = VarMap::new();
         let trainable = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu)).unwrap();
-        let constants: std::collections::HashMap<String, Tensor> =
-            varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect();
-        let fast = ScoreNetwork::new(&config, VarBuilder::from_tensors(constants, dtype, &Device::Cpu)).unwrap();
+        let fast = frozen(&varmap, &trainable, &config, dtype);
         let x = Tensor::randn(0f32, 1.0, (7, 5, 3), &Device::Cpu).unwrap().to_dtype(dtype).unwrap();
         let t =
             Tensor::new(&[0.05f32, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95], &Device::Cpu).unwrap().to_dtype(dtype).unwrap();
@@ -264,7 +238,7 @@ fn relative_error(a: &[f64], b: &[f64]) -> f64 {
 
 #[test]
 fn direct_mlp_kernels_match_autograd_in_f32() {
-    let config = mlp_config(5, 64, 3);
+    let config = mlp_config(5, 64, 3, 16);
     let varmap = VarMap::new();
     let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
     let direct = frozen(&varmap, &net, &config, DType::F32);
@@ -283,7 +257,7 @@ fn direct_mlp_kernels_match_autograd_in_f32() {
 
 #[test]
 fn direct_mlp_kernels_match_finite_differences_in_f64() {
-    let config = mlp_config(5, 24, 2);
+    let config = mlp_config(5, 24, 2, 16);
     let varmap = VarMap::new();
     let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
     let score = ComposedNetworkScore::new(frozen(&varmap, &net, &config, DType::F64), 5).unwrap();
