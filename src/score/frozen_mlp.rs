@@ -15,13 +15,10 @@ use std::sync::Mutex;
 use candle_core::{Device, Tensor, WithDType};
 use rayon::prelude::*;
 
-use super::fused::RowKernels;
+use super::fused::{CHUNK, RowKernels, chunk_len as chunk};
 use super::layers::FastLinear;
 use super::row_gemm::{Threads, gemm_rows};
 use super::time_embedding::TimeEmbedding;
-
-/// Elements per parallel chunk of the element-wise passes.
-const CHUNK: usize = 1 << 14;
 
 /// Reusable vectors, so a call does not fault in fresh pages for every activation.
 #[derive(Debug)]
@@ -102,10 +99,6 @@ fn values<T: WithDType>(t: &Tensor) -> candle_core::Result<Vec<T>> {
 /// `dst` as rows of `bias`.
 fn fill_rows<T: WithDType>(dst: &mut [T], bias: &[T]) {
     dst.par_chunks_mut(bias.len().max(1)).for_each(|row| row.copy_from_slice(bias));
-}
-
-fn chunk(width: usize) -> usize {
-    (CHUNK / width.max(1)).max(1) * width.max(1)
 }
 
 impl<T: WithDType + RowKernels> FrozenMlp<T> {

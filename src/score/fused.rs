@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::row_gemm::{Threads, gemm_rows};
 
 /// Elements per parallel chunk of the element-wise kernels.
-const CHUNK: usize = 1 << 14;
+pub(super) const CHUNK: usize = 1 << 14;
 
 /// `e^x` for f32 to ~2 ulp, branch-free so loops vectorise: `2^n · p(r)` with
 /// `n = round(x·log₂e)` (by the 1.5·2²³ rounding trick, plain SSE2/AVX arithmetic),
@@ -203,7 +203,7 @@ with_avx2!(norm_silu_f32, norm_silu_kernel, (x: &[f32], out: &mut [f32], width: 
 with_avx2!(norm_silu_grad_f32, norm_silu_grad_kernel, (x: &[f32], g: &[f32], out: &mut [f32], width: usize));
 
 /// Splits `n` elements of rows of `width` into parallel chunks of whole rows.
-fn chunk_len(width: usize) -> usize {
+pub(super) fn chunk_len(width: usize) -> usize {
     (CHUNK / width.max(1)).max(1) * width.max(1)
 }
 
