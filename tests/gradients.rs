@@ -141,18 +141,18 @@ fn exact_gaussian_score_equals_a_dense_solve() {
 }
 
 fn unet(rank: usize, state_shape: Vec<usize>) -> (VarMap, ScoreNetwork) {
+    let (varmap, net, _) = unet_with(rank, state_shape, 1, DType::F64);
+    (varmap, net)
+}
+
+fn unet_with(rank: usize, state_shape: Vec<usize>, blocks: usize, dtype: DType) -> (VarMap, ScoreNetwork, ModelConfig) {
     let config = ModelConfig {
         system: "test".into(),
         state_shape: state_shape.clone(),
         window: 3,
         architecture: {
-            let cfg = sdalab::score::UnetConfig {
-                channels: vec![4, 6, 8],
-                blocks: 1,
-                kernel: 3,
-                embedding: 8,
-                frequencies: 4,
-            };
+            let cfg =
+                sdalab::score::UnetConfig { channels: vec![4, 6, 8], blocks, kernel: 3, embedding: 8, frequencies: 4 };
             if rank == 1 { Architecture::Unet1d(cfg) } else { Architecture::Unet2d(cfg) }
         },
         center: vec![0.0; state_shape.iter().product()],
@@ -161,8 +161,8 @@ fn unet(rank: usize, state_shape: Vec<usize>) -> (VarMap, ScoreNetwork) {
     };
     config.check().unwrap();
     let varmap = VarMap::new();
-    let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
-    (varmap, net)
+    let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu)).unwrap();
+    (varmap, net, config)
 }
 
 #[test]
@@ -285,5 +285,68 @@ fn direct_mlp_kernels_match_finite_differences_in_f64() {
             worst = worst.max((fd - grad[i]).abs() / (1.0 + fd.abs()));
         }
         assert!(worst < 1e-7, "t = {t}: worst relative error {worst:e}");
+    }
+}
+
+/// Both U-Nets (1-D ring of 16 cells, 2-D 8×8 field; three levels, two blocks a level, so skip
+/// convolutions and same-width blocks both appear) as composed scores with frozen weights.
+fn frozen_unet_scores(dtype: DType) -> Vec<(ComposedNetworkScore, Vec<usize>)> {
+    [(1, vec![16]), (2, vec![8, 8])]
+        .into_iter()
+        .map(|(rank, shape)| {
+            let (varmap, net, config) = unet_with(rank, shape.clone(), 2, dtype);
+            let direct = frozen(&varmap, &net, &config, dtype);
+            assert!(direct.frozen::<f32>().is_some() || direct.frozen::<f64>().is_some());
+            (ComposedNetworkScore::new(direct, 3).unwrap(), shape)
+        })
+        .collect()
+}
+
+#[test]
+fn direct_unet_kernels_match_autograd_in_f32() {
+    for (score, shape) in frozen_unet_scores(DType::F32) {
+        let dims: Vec<usize> = [vec![5, 9], shape.clone()].concat();
+        let x = Tensor::randn(0f32, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
+        let v = Tensor::randn(0f32, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
+        for t in [0.02, 0.5, 0.97] {
+            let ours = score.linearise(&x, t).unwrap();
+            let reference = Linearisation::by_autograd(&x, |x| score.epsilon(x, t)).unwrap();
+            let e = relative_error(&flat64(ours.epsilon()), &flat64(reference.epsilon()));
+            let g = relative_error(&flat64(&ours.vjp(&v).unwrap()), &flat64(&reference.vjp(&v).unwrap()));
+            assert!(e < 1e-5 && g < 1e-5, "{shape:?}, t = {t}: ε relative error {e:e}, vector–Jacobian product {g:e}");
+        }
+    }
+}
+
+#[test]
+fn direct_unet_kernels_match_finite_differences_in_f64() {
+    for (score, shape) in frozen_unet_scores(DType::F64) {
+        let dims: Vec<usize> = [vec![2, 4], shape.clone()].concat();
+        let x = Tensor::randn(0f64, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
+        let v = Tensor::randn(0f64, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
+        let vs = flat64(&v);
+        let base = flat64(&x);
+        let objective = |values: &[f64], t: f64| -> f64 {
+            let x = Tensor::from_vec(values.to_vec(), dims.as_slice(), &Device::Cpu).unwrap();
+            flat64(score.linearise(&x, t).unwrap().epsilon()).iter().zip(&vs).map(|(e, v)| e * v).sum()
+        };
+        for t in [0.1, 0.6] {
+            let lin = score.linearise(&x, t).unwrap();
+            let reference = score.epsilon(&x, t).unwrap();
+            assert!(relative_error(&flat64(lin.epsilon()), &flat64(&reference)) < 1e-12, "{shape:?}: ε");
+            let grad = flat64(&lin.vjp(&v).unwrap());
+            // Any number of products from one linearisation: the second equals the first.
+            assert_eq!(grad, flat64(&lin.vjp(&v).unwrap()));
+            let h = 1e-5;
+            let mut worst: f64 = 0.0;
+            for i in 0..base.len() {
+                let (mut plus, mut minus) = (base.clone(), base.clone());
+                plus[i] += h;
+                minus[i] -= h;
+                let fd = (objective(&plus, t) - objective(&minus, t)) / (2.0 * h);
+                worst = worst.max((fd - grad[i]).abs() / (1.0 + fd.abs()));
+            }
+            assert!(worst < 1e-7, "{shape:?}, t = {t}: worst relative error {worst:e}");
+        }
     }
 }

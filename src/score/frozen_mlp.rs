@@ -10,42 +10,15 @@
 //! layer folds into a bias row. candle's autograd stays the reference (tests compare the two)
 //! and is what training uses.
 
-use std::sync::Mutex;
-
 use candle_core::{Device, Tensor, WithDType};
 use rayon::prelude::*;
 
+use super::buffer_pool::BufferPool;
+use super::frozen::{FrozenTape, fill_rows, values};
 use super::fused::{CHUNK, RowKernels, chunk_len as chunk};
 use super::layers::FastLinear;
 use super::row_gemm::{Threads, gemm_rows};
 use super::time_embedding::TimeEmbedding;
-
-/// Reusable vectors, so a call does not fault in fresh pages for every activation.
-#[derive(Debug)]
-struct BufferPool<T> {
-    free: Mutex<Vec<Vec<T>>>,
-}
-
-impl<T> Default for BufferPool<T> {
-    fn default() -> Self {
-        Self { free: Mutex::new(Vec::new()) }
-    }
-}
-
-impl<T: WithDType> BufferPool<T> {
-    /// A vector of `len` values. Its contents are unspecified: every kernel overwrites its output.
-    fn take(&self, len: usize) -> Vec<T> {
-        let mut v = self.free.lock().ok().and_then(|mut f| f.pop()).unwrap_or_default();
-        v.resize(len, T::zero());
-        v
-    }
-
-    fn give(&self, v: Vec<T>) {
-        if let Ok(mut free) = self.free.lock() {
-            free.push(v);
-        }
-    }
-}
 
 /// One pre-LayerNorm block `x + W₂·SiLU(W₁·LN(x) + b₁) + b₂`, weights row-major `[out, in]`.
 #[derive(Debug)]
@@ -90,15 +63,6 @@ impl<T: WithDType> Drop for MlpTape<'_, T> {
             self.mlp.pool.give(v);
         }
     }
-}
-
-fn values<T: WithDType>(t: &Tensor) -> candle_core::Result<Vec<T>> {
-    t.to_dtype(T::DTYPE)?.flatten_all()?.to_vec1::<T>()
-}
-
-/// `dst` as rows of `bias`.
-fn fill_rows<T: WithDType>(dst: &mut [T], bias: &[T]) {
-    dst.par_chunks_mut(bias.len().max(1)).for_each(|row| row.copy_from_slice(bias));
 }
 
 impl<T: WithDType + RowKernels> FrozenMlp<T> {
@@ -214,9 +178,9 @@ impl<T: WithDType + RowKernels> FrozenMlp<T> {
     }
 }
 
-impl<T: WithDType + RowKernels> MlpTape<'_, T> {
+impl<T: WithDType + RowKernels> FrozenTape<T> for MlpTape<'_, T> {
     /// `gᵀ·∂F/∂x` at the taped input, for `g` of the output's shape.
-    pub fn vjp(&self, g: &[T]) -> candle_core::Result<Vec<T>> {
+    fn vjp(&self, g: &[T]) -> candle_core::Result<Vec<T>> {
         let mlp = self.mlp;
         let (rows, f, w) = (self.rows, mlp.features, mlp.width);
         if g.len() != rows * f {

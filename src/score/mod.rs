@@ -6,13 +6,17 @@
 //! in [`crate::sampler`].
 
 mod adamw;
+mod buffer_pool;
 mod checkpoint;
 mod circular_conv2d;
 mod config;
 mod error;
 mod exact_gaussian;
+mod frozen;
 mod frozen_mlp;
+mod frozen_unet;
 mod fused;
+mod grid_conv;
 mod init;
 mod layers;
 mod mlp;
@@ -31,6 +35,7 @@ pub use circular_conv2d::{circular_conv2d, circular_pad};
 pub use config::{Architecture, ModelConfig, TrainingRecord};
 pub use error::ScoreError;
 pub use exact_gaussian::ExactGaussianScore;
+pub use frozen::{FrozenDtype, FrozenKernels, FrozenNetwork, FrozenTape};
 pub use init::seeded_init;
 pub use mlp::{MlpConfig, ResidualMlp};
 pub use network::ScoreNetwork;

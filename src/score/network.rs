@@ -5,8 +5,7 @@ use std::sync::Arc;
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
-use super::frozen_mlp::FrozenMlp;
-use super::fused::RowKernels;
+use super::frozen::{FrozenDtype, FrozenKernels, FrozenNetwork};
 use super::{Architecture, CircularUnet, ModelConfig, ResidualMlp, VpSchedule};
 
 /// `ε_φ(x, t)` on windows: `x` of shape `[B, W, …state]`, `t` of shape `[B]`.
@@ -25,37 +24,6 @@ pub struct ScoreNetwork {
     frozen: Option<Arc<FrozenKernels>>,
 }
 
-/// Direct kernels of a frozen network, in the dtype of its weights.
-#[derive(Debug)]
-pub enum FrozenKernels {
-    F32(FrozenMlp<f32>),
-    F64(FrozenMlp<f64>),
-}
-
-/// A float type the direct kernels run in.
-pub trait FrozenDtype: RowKernels {
-    #[doc(hidden)]
-    fn pick(kernels: &FrozenKernels) -> Option<&FrozenMlp<Self>>;
-}
-
-impl FrozenDtype for f32 {
-    fn pick(kernels: &FrozenKernels) -> Option<&FrozenMlp<f32>> {
-        match kernels {
-            FrozenKernels::F32(m) => Some(m),
-            FrozenKernels::F64(_) => None,
-        }
-    }
-}
-
-impl FrozenDtype for f64 {
-    fn pick(kernels: &FrozenKernels) -> Option<&FrozenMlp<f64>> {
-        match kernels {
-            FrozenKernels::F64(m) => Some(m),
-            FrozenKernels::F32(_) => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 enum RawNetwork {
     Mlp(ResidualMlp),
@@ -71,9 +39,16 @@ impl ScoreNetwork {
             Architecture::Unet1d(cfg) => RawNetwork::Unet(CircularUnet::new(cfg, 1, config.window, vb)?),
             Architecture::Unet2d(cfg) => RawNetwork::Unet(CircularUnet::new(cfg, 2, config.window, vb)?),
         };
+        let shape = &config.state_shape;
         let frozen = match (&raw, dtype) {
-            (RawNetwork::Mlp(mlp), DType::F32) => mlp.frozen::<f32>()?.map(FrozenKernels::F32),
-            (RawNetwork::Mlp(mlp), DType::F64) => mlp.frozen::<f64>()?.map(FrozenKernels::F64),
+            (RawNetwork::Mlp(mlp), DType::F32) => mlp.frozen()?.map(|m| FrozenKernels::F32(FrozenNetwork::Mlp(m))),
+            (RawNetwork::Mlp(mlp), DType::F64) => mlp.frozen()?.map(|m| FrozenKernels::F64(FrozenNetwork::Mlp(m))),
+            (RawNetwork::Unet(unet), DType::F32) => {
+                unet.frozen(shape)?.map(|u| FrozenKernels::F32(FrozenNetwork::Unet(u)))
+            }
+            (RawNetwork::Unet(unet), DType::F64) => {
+                unet.frozen(shape)?.map(|u| FrozenKernels::F64(FrozenNetwork::Unet(u)))
+            }
             _ => None,
         };
         Ok(Self { raw, schedule: VpSchedule::new(), frozen: frozen.map(Arc::new) })
@@ -86,10 +61,10 @@ impl ScoreNetwork {
         (sigma / norm2, mu / norm2.sqrt())
     }
 
-    /// The raw network as direct kernels over rows of `T` (see [`FrozenMlp`]), when its weights
-    /// are constants on the CPU in that dtype; [`Self::forward`] is then
+    /// The raw network as direct kernels over windows of `T` (see [`FrozenNetwork`]), when its
+    /// weights are constants on the CPU in that dtype; [`Self::forward`] is then
     /// `c_skip·x + c_out·F(x)` with `F` from these kernels.
-    pub fn frozen<T: FrozenDtype>(&self) -> Option<&FrozenMlp<T>> {
+    pub fn frozen<T: FrozenDtype>(&self) -> Option<&FrozenNetwork<T>> {
         self.frozen.as_deref().and_then(T::pick)
     }
 

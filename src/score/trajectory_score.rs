@@ -2,7 +2,7 @@
 
 use candle_core::{DType, Tensor, Var};
 
-use super::network::FrozenDtype;
+use super::frozen::FrozenDtype;
 use super::{ScoreError, ScoreNetwork, WindowComposer};
 
 /// `ε(x(t), t) ≈ −σ(t)·∇ log p(x(t))` for a batch of whole trajectories `x` of shape
@@ -79,17 +79,17 @@ impl ComposedNetworkScore {
 
     /// The linearisation by the network's direct kernels, when it has them in `x`'s dtype.
     fn linearise_frozen<T: FrozenDtype>(&self, x: &Tensor, t: f64) -> Result<Option<Linearisation<'_>>, ScoreError> {
-        let Some(mlp) = self.network.frozen::<T>() else { return Ok(None) };
+        let Some(net) = self.network.frozen::<T>() else { return Ok(None) };
         let dims = x.dims();
         let (samples, length) = (dims[0], dims[1]);
         let d: usize = dims[2..].iter().product();
         let composer = self.composer;
         let (count, w) = (composer.count(length)?, composer.window());
         let features = w * d;
-        if features != mlp.features() {
+        if features != net.features() {
             return Err(ScoreError::Invalid {
                 what: "trajectory".into(),
-                reason: format!("states of {d} values do not fit a network of {} per window", mlp.features()),
+                reason: format!("states of {d} values do not fit a network of {} per window", net.features()),
             });
         }
         let per_sample = length * d;
@@ -101,7 +101,7 @@ impl ComposedNetworkScore {
             }
         }
         let rows = samples * count;
-        let (raw, tape) = mlp.forward(&windows, rows, t)?;
+        let (raw, tape) = net.forward(&windows, rows, t)?;
         let (c_skip, c_out) = self.network.preconditioning(t);
         let (c_skip, c_out) = (T::from_f64(c_skip), T::from_f64(c_out));
         // ε of state i of each trajectory from window j at position p, by the composition rule.

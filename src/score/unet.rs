@@ -5,12 +5,16 @@
 //! pooling down and nearest upsampling up, with additive skips. Every convolution pads
 //! circularly, so the network respects the periodic domain.
 
-use candle_core::{D, Module, Tensor};
+use candle_core::{D, Module, Tensor, WithDType};
 use candle_nn::{Linear, VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
 use super::TimeEmbedding;
 use super::circular_conv2d::{circular_conv2d_add, circular_pad};
+use super::frozen::{is_frozen, values};
+use super::frozen_unet::{FrozenBlock, FrozenUnet};
+use super::fused::RowKernels;
+use super::grid_conv::GridConv;
 use super::layers::{sample_norm, sample_norm_silu, silu};
 
 /// Sizes of a U-Net.
@@ -128,6 +132,19 @@ impl CircularConv {
         }
     }
 
+    /// The weight `[out, in, k(, k)]` and bias `[out]`.
+    fn tensors(&self) -> (&Tensor, &Tensor) {
+        match self {
+            Self::D1(conv, _) => (&conv.weight, &conv.bias),
+            Self::D2(conv) => (&conv.weight, &conv.bias),
+        }
+    }
+
+    fn frozen<T: WithDType>(&self) -> candle_core::Result<GridConv<T>> {
+        let (weight, bias) = self.tensors();
+        GridConv::from_tensors(weight, bias)
+    }
+
     /// Multiply-add FLOPs per output cell.
     fn flops_per_cell(rank: usize, cin: usize, cout: usize, kernel: usize) -> f64 {
         2.0 * (cin * cout * kernel.pow(rank as u32)) as f64
@@ -152,6 +169,31 @@ impl ResidualBlock {
             time: linear(cfg.embedding, cout, vb.pp("time"))?,
             skip: if cin == cout { None } else { Some(CircularConv::new(rank, cin, cout, 1, vb.pp("skip"))?) },
         })
+    }
+
+    fn weights(&self) -> impl Iterator<Item = &Tensor> {
+        let convs = [Some(&self.first), Some(&self.second), self.skip.as_ref()].into_iter().flatten();
+        convs
+            .flat_map(|c| {
+                let (w, b) = c.tensors();
+                [w, b]
+            })
+            .chain(std::iter::once(self.time.weight()))
+            .chain(self.time.bias())
+    }
+
+    fn frozen<T: WithDType>(&self) -> candle_core::Result<FrozenBlock<T>> {
+        let time_bias = match self.time.bias() {
+            Some(b) => values(b)?,
+            None => vec![T::zero(); self.time.weight().dim(0)?],
+        };
+        FrozenBlock::new(
+            self.first.frozen()?,
+            self.second.frozen()?,
+            values(self.time.weight())?,
+            time_bias,
+            self.skip.as_ref().map(CircularConv::frozen).transpose()?,
+        )
     }
 
     fn forward(&self, x: &Tensor, emb: &Tensor) -> candle_core::Result<Tensor> {
@@ -207,6 +249,39 @@ impl CircularUnet {
             up,
             output: CircularConv::new(rank, first, window, cfg.kernel, vb.pp("output"))?,
         })
+    }
+
+    /// The network as direct kernels over `T` ([`FrozenUnet`]) for states on a grid of `shape`;
+    /// `None` unless every weight is a constant on the CPU.
+    pub(super) fn frozen<T: WithDType + RowKernels>(
+        &self,
+        shape: &[usize],
+    ) -> candle_core::Result<Option<FrozenUnet<T>>> {
+        let blocks = || self.down.iter().chain(&self.up).flatten();
+        let convs = [&self.input, &self.output].into_iter().flat_map(|c| {
+            let (w, b) = c.tensors();
+            [w, b]
+        });
+        if !(self.time.is_constant() && convs.chain(blocks().flat_map(ResidualBlock::weights)).all(is_frozen)) {
+            return Ok(None);
+        }
+        let level_blocks = |levels: &[Vec<ResidualBlock>]| -> candle_core::Result<Vec<Vec<FrozenBlock<T>>>> {
+            levels.iter().map(|blocks| blocks.iter().map(ResidualBlock::frozen).collect()).collect()
+        };
+        let input = self.input.frozen::<T>()?;
+        let kernel = self.input.tensors().0.dim(2)?;
+        let window = input.cin();
+        let net = FrozenUnet::new(
+            window,
+            shape,
+            kernel,
+            self.time.clone(),
+            input,
+            level_blocks(&self.down)?,
+            level_blocks(&self.up)?,
+            self.output.frozen()?,
+        )?;
+        Ok(Some(net))
     }
 
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {

@@ -189,26 +189,53 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     };
     let before = time_matmul()?;
     let selected = |name: &str| args.only.as_ref().is_none_or(|only| name.contains(only.as_str()));
-    cases.retain(|case| selected(case.name));
     let mut rows = Vec::new();
     for case in &cases {
+        // Each network by candle's autograd (what training runs) and, where its weights are
+        // constants, by the direct kernels (what sampling runs), from the same input.
+        const WAYS: [(&str, bool, f64); 4] = [
+            ("forward", false, 1.0),
+            ("forward + input gradient", false, 2.0),
+            ("direct kernels: forward", true, 1.0),
+            ("direct kernels: forward + input gradient", true, 2.0),
+        ];
+        let row_name = |what: &str| format!("{} {what}", case.name);
+        if !WAYS.iter().any(|(what, ..)| selected(&row_name(what))) {
+            continue;
+        }
         let net = detached_network(&case.config, &device).with_context(|| case.name)?;
         let shape: Vec<usize> = [vec![case.batch, case.config.window], case.config.state_shape.clone()].concat();
         let x = Tensor::randn(0f32, 1.0, shape.as_slice(), &device)?;
+        let values: Vec<f32> = x.flatten_all()?.to_vec1()?;
         let times = Tensor::full(0.5f32, case.batch, &device)?;
         let flops = ScoreNetwork::flops_per_window(&case.config) * case.batch as f64;
-        let forward = median_time(args.repeats, || {
-            net.forward(&x, &times)?.sum_all()?.to_scalar::<f32>()?;
-            Ok(())
-        })?;
-        let with_grad = median_time(args.repeats, || {
-            let var = Var::from_tensor(&x)?;
-            let grads = net.forward(var.as_tensor(), &times)?.sqr()?.sum_all()?.backward()?;
-            grads.get(var.as_tensor()).context("no input gradient")?.sum_all()?.to_scalar::<f32>()?;
-            Ok(())
-        })?;
-        for (what, time, work) in [("forward", forward, flops), ("forward + input gradient", with_grad, 2.0 * flops)] {
-            rows.push((format!("{} {what}", case.name), case.batch_note, time, work));
+        for (what, direct, passes) in WAYS {
+            if !selected(&row_name(what)) {
+                continue;
+            }
+            let time = match (direct, net.frozen::<f32>(), passes > 1.0) {
+                (false, _, false) => median_time(args.repeats, || {
+                    net.forward(&x, &times)?.sum_all()?.to_scalar::<f32>()?;
+                    Ok(())
+                })?,
+                (false, _, true) => median_time(args.repeats, || {
+                    let var = Var::from_tensor(&x)?;
+                    let grads = net.forward(var.as_tensor(), &times)?.sqr()?.sum_all()?.backward()?;
+                    grads.get(var.as_tensor()).context("no input gradient")?.sum_all()?.to_scalar::<f32>()?;
+                    Ok(())
+                })?,
+                (true, Some(frozen), false) => median_time(args.repeats, || {
+                    frozen.forward(&values, case.batch, 0.5)?;
+                    Ok(())
+                })?,
+                (true, Some(frozen), true) => median_time(args.repeats, || {
+                    let (y, tape) = frozen.forward(&values, case.batch, 0.5)?;
+                    tape.vjp(&y)?;
+                    Ok(())
+                })?,
+                (true, None, _) => continue,
+            };
+            rows.push((row_name(what), case.batch_note, time, passes * flops));
         }
     }
     if selected("Lorenz-63 k4 composed score") {

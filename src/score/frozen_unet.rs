@@ -1,0 +1,458 @@
+//! The circular U-Net ([`super::CircularUnet`]) with frozen weights as direct CPU kernels: a
+//! forward pass that keeps a tape, and vector–Jacobian products from it, with no autograd graph.
+//!
+//! Activations are channels-last (`[cells, channels]` per window), so a convolution is an unfold
+//! of cache-sized tiles and a GEMM ([`super::grid_conv`]), a per-channel bias or time shift is a
+//! row that initialises the GEMM's output, and pooling and upsampling are gathers over the
+//! children of each coarse cell. The time embedding is the same for every window of a call (one
+//! diffusion time), so each block's time shift folds into its first convolution's bias. Windows
+//! are processed in groups small enough for a group's activations to stay in cache, each group
+//! on one thread from input to output (two cores, many small convolutions: splitting every GEMM
+//! between threads would cost more than it gains).
+
+use candle_core::{Device, Tensor, WithDType};
+use rayon::prelude::*;
+
+use super::buffer_pool::BufferPool;
+use super::frozen::{FrozenTape, values};
+use super::fused::RowKernels;
+use super::grid_conv::{ConvScratch, Grid, GridConv};
+use super::time_embedding::TimeEmbedding;
+
+/// Values of one activation of a group of windows at the finest level: 256 KiB of f32, so that a
+/// block's working set stays in a core's 2 MiB L2 cache.
+const GROUP_VALUES: usize = 1 << 16;
+
+/// `x + conv₂(SiLU(conv₁(SiLU(N(x))) + W·emb + b)) `, the skip a 1×1 convolution when the
+/// channel count changes.
+#[derive(Debug)]
+pub(super) struct FrozenBlock<T> {
+    first: GridConv<T>,
+    second: GridConv<T>,
+    /// The time projection `[cout, embedding]` and its bias.
+    time: Vec<T>,
+    time_bias: Vec<T>,
+    skip: Option<GridConv<T>>,
+    /// The second convolution's bias plus the skip convolution's.
+    residual_bias: Vec<T>,
+}
+
+impl<T: WithDType> FrozenBlock<T> {
+    pub fn new(
+        first: GridConv<T>,
+        second: GridConv<T>,
+        time: Vec<T>,
+        time_bias: Vec<T>,
+        skip: Option<GridConv<T>>,
+    ) -> candle_core::Result<Self> {
+        let (cin, cout) = (first.cin(), first.cout());
+        let skip_fits = skip.as_ref().is_none_or(|s| s.cin() == cin && s.cout() == cout);
+        if second.cin() != cout
+            || second.cout() != cout
+            || time_bias.len() != cout
+            || !skip_fits
+            || (skip.is_none() && cin != cout)
+        {
+            candle_core::bail!("frozen U-Net block: layers of mismatched channels");
+        }
+        let mut residual_bias = second.bias().to_vec();
+        if let Some(skip) = &skip {
+            residual_bias.iter_mut().zip(skip.bias()).for_each(|(r, b)| *r += *b);
+        }
+        Ok(Self { first, second, time, time_bias, skip, residual_bias })
+    }
+
+    /// The first convolution's bias with the time shift of embedding `emb` folded in.
+    fn shifted_bias(&self, emb: &[T]) -> Vec<T> {
+        let e = emb.len();
+        (0..self.first.cout())
+            .map(|o| {
+                let dot = self.time[o * e..(o + 1) * e].iter().zip(emb).fold(T::zero(), |acc, (w, v)| acc + *w * *v);
+                self.first.bias()[o] + self.time_bias[o] + dot
+            })
+            .collect()
+    }
+}
+
+/// A [`super::CircularUnet`]'s weights as direct kernels on one grid size.
+#[derive(Debug)]
+pub struct FrozenUnet<T> {
+    window: usize,
+    /// The grid of each level, finest first.
+    grids: Vec<Grid>,
+    time: TimeEmbedding,
+    input: GridConv<T>,
+    down: Vec<Vec<FrozenBlock<T>>>,
+    up: Vec<Vec<FrozenBlock<T>>>,
+    output: GridConv<T>,
+    pool: BufferPool<T>,
+}
+
+/// What one block keeps: its normalised input with each window's `1/σ`, and the pre-activation
+/// of its second SiLU.
+struct BlockTape<T> {
+    normed: Vec<T>,
+    rstd: Vec<T>,
+    pre: Vec<T>,
+}
+
+/// The tape of one group of windows: its blocks in the order they ran, and the normalised input
+/// of the output convolution.
+struct GroupTape<T> {
+    first: usize,
+    windows: usize,
+    blocks: Vec<BlockTape<T>>,
+    normed: Vec<T>,
+    rstd: Vec<T>,
+}
+
+/// What a forward pass keeps for its vector–Jacobian products. Its buffers go back to the pool
+/// when it is dropped.
+pub struct UnetTape<'a, T: WithDType> {
+    net: &'a FrozenUnet<T>,
+    groups: Vec<GroupTape<T>>,
+}
+
+impl<T: WithDType> Drop for UnetTape<'_, T> {
+    fn drop(&mut self) {
+        for group in self.groups.drain(..) {
+            for block in group.blocks {
+                for v in [block.normed, block.rstd, block.pre] {
+                    self.net.pool.give(v);
+                }
+            }
+            self.net.pool.give(group.normed);
+            self.net.pool.give(group.rstd);
+        }
+    }
+}
+
+/// `dst` as rows of `bias`, on the calling thread.
+fn fill_rows<T: Copy>(dst: &mut [T], bias: &[T]) {
+    dst.chunks_exact_mut(bias.len().max(1)).for_each(|row| row.copy_from_slice(bias));
+}
+
+/// Each window `[a][b]` of `x` as `[b][a]` in `out`.
+fn transpose_windows<T: Copy>(x: &[T], out: &mut [T], (a, b): (usize, usize)) {
+    for (xw, ow) in x.chunks_exact(a * b).zip(out.chunks_exact_mut(a * b)) {
+        for (i, row) in xw.chunks_exact(b).enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                ow[j * a + i] = *v;
+            }
+        }
+    }
+}
+
+impl<T: WithDType + RowKernels> FrozenUnet<T> {
+    /// The network for windows of `window` states on a periodic grid of `shape` (rank 1 or 2),
+    /// kernels of size `kernel`; `down[level]` and `up[level]` hold each level's blocks in the
+    /// order they run.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        window: usize,
+        shape: &[usize],
+        kernel: usize,
+        time: TimeEmbedding,
+        input: GridConv<T>,
+        down: Vec<Vec<FrozenBlock<T>>>,
+        up: Vec<Vec<FrozenBlock<T>>>,
+        output: GridConv<T>,
+    ) -> candle_core::Result<Self> {
+        let levels = down.len();
+        if up.len() != levels || levels == 0 || input.cin() != window || output.cout() != window {
+            candle_core::bail!("frozen U-Net: {levels} levels down, {} up, window {window}", up.len());
+        }
+        let mut grids = vec![Grid::new(shape, kernel)];
+        for level in 1..levels {
+            let coarse = grids[level - 1].coarse(kernel);
+            if coarse.cells() * grids[level - 1].fan() != grids[level - 1].cells() {
+                candle_core::bail!("frozen U-Net: a grid of {shape:?} does not halve {levels} times");
+            }
+            grids.push(coarse);
+        }
+        Ok(Self { window, grids, time, input, down, up, output, pool: BufferPool::default() })
+    }
+
+    /// Values per window: `window` states of the grid's cells.
+    pub fn features(&self) -> usize {
+        self.window * self.grids[0].cells()
+    }
+
+    fn embedding(&self, t: f64) -> candle_core::Result<Vec<T>> {
+        let t = Tensor::new(&[t], &Device::Cpu)?.to_dtype(T::DTYPE)?;
+        values(&self.time.forward(&t)?)
+    }
+
+    /// Windows per group: as many as keep a group's finest activation within [`GROUP_VALUES`],
+    /// in a number of groups that shares evenly between the threads.
+    fn groups(&self, rows: usize) -> Vec<(usize, usize)> {
+        let per_window = self.grids[0].cells() * self.input.cout().max(self.window);
+        let most = (GROUP_VALUES / per_window.max(1)).max(1);
+        let threads = rayon::current_num_threads().max(1);
+        let mut count = rows.div_ceil(most).max(1);
+        if rows >= threads {
+            count = count.div_ceil(threads) * threads;
+        }
+        let size = rows.div_ceil(count).max(1);
+        (0..rows).step_by(size).map(|first| (first, size.min(rows - first))).collect()
+    }
+
+    /// The raw network `F(x, t)` on `rows` windows of [`Self::features`] values (each window its
+    /// states one after another, as the candle network takes them), and the tape.
+    pub fn forward(&self, x: &[T], rows: usize, t: f64) -> candle_core::Result<(Vec<T>, UnetTape<'_, T>)> {
+        let f = self.features();
+        if x.len() != rows * f {
+            candle_core::bail!("frozen U-Net: {} values for {rows} windows of {f}", x.len());
+        }
+        let emb = self.embedding(t)?;
+        let shifts: Vec<Vec<T>> =
+            self.down.iter().chain(self.up.iter().rev()).flatten().map(|b| b.shifted_bias(&emb)).collect();
+        let mut out = vec![T::zero(); rows * f];
+        let groups: Vec<GroupTape<T>> = self
+            .groups(rows)
+            .into_par_iter()
+            .map(|(first, windows)| self.forward_group(&x[first * f..(first + windows) * f], first, windows, &shifts))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|(y, tape)| {
+                out[tape.first * f..(tape.first + tape.windows) * f].copy_from_slice(&y);
+                self.pool.give(y);
+                tape
+            })
+            .collect();
+        Ok((out, UnetTape { net: self, groups }))
+    }
+
+    fn forward_group(&self, x: &[T], first: usize, windows: usize, shifts: &[Vec<T>]) -> (Vec<T>, GroupTape<T>) {
+        let pool = &self.pool;
+        let mut scratch = ConvScratch { cols: pool.take(0), product: pool.take(0) };
+        let (grid0, w) = (&self.grids[0], self.window);
+        let cells = grid0.cells();
+        let mut xin = pool.take(windows * cells * w);
+        transpose_windows(x, &mut xin, (w, cells));
+        let mut h = pool.take(windows * cells * self.input.cout());
+        fill_rows(&mut h, self.input.bias());
+        self.input.apply(grid0, &xin, &mut h, true, &mut scratch);
+        pool.give(xin);
+        let mut tape = GroupTape { first, windows, blocks: Vec::new(), normed: Vec::new(), rstd: Vec::new() };
+        let mut shifts = shifts.iter();
+        let mut skips = Vec::with_capacity(self.down.len());
+        for (level, blocks) in self.down.iter().enumerate() {
+            let grid = &self.grids[level];
+            if level > 0 {
+                let c = h.len() / (windows * self.grids[level - 1].cells());
+                let mut coarse = pool.take(windows * grid.cells() * c);
+                self.grids[level - 1].pool(&h, &mut coarse, c);
+                pool.give(std::mem::replace(&mut h, coarse));
+            }
+            for block in blocks {
+                h = self.block_forward(block, grid, h, windows, shifts.next(), &mut tape, &mut scratch);
+            }
+            let mut skip = pool.take(h.len());
+            skip.copy_from_slice(&h);
+            skips.push(skip);
+        }
+        for (level, blocks) in self.up.iter().enumerate().rev() {
+            let grid = &self.grids[level];
+            if let Some(skip) = skips.pop() {
+                h.iter_mut().zip(&skip).for_each(|(h, s)| *h += *s);
+                pool.give(skip);
+            }
+            for block in blocks {
+                h = self.block_forward(block, grid, h, windows, shifts.next(), &mut tape, &mut scratch);
+            }
+            if level > 0 {
+                let fine = &self.grids[level - 1];
+                let c = h.len() / (windows * grid.cells());
+                let mut up = pool.take(windows * fine.cells() * c);
+                fine.spread(&h, &mut up, c, 1.0);
+                pool.give(std::mem::replace(&mut h, up));
+            }
+        }
+        let width = h.len() / windows;
+        let mut normed = pool.take(h.len());
+        let mut rstd = pool.take(windows);
+        T::norm_rows(&h, &mut normed, &mut rstd, width);
+        pool.give(h);
+        let mut y = pool.take(windows * cells * w);
+        fill_rows(&mut y, self.output.bias());
+        self.output.apply(grid0, &normed, &mut y, true, &mut scratch);
+        tape.normed = normed;
+        tape.rstd = rstd;
+        let mut out = pool.take(windows * cells * w);
+        transpose_windows(&y, &mut out, (cells, w));
+        pool.give(y);
+        pool.give(scratch.cols);
+        pool.give(scratch.product);
+        (out, tape)
+    }
+
+    /// One block on `x` (consumed), its tape pushed.
+    #[allow(clippy::too_many_arguments)]
+    fn block_forward(
+        &self,
+        block: &FrozenBlock<T>,
+        grid: &Grid,
+        x: Vec<T>,
+        windows: usize,
+        shift: Option<&Vec<T>>,
+        tape: &mut GroupTape<T>,
+        scratch: &mut ConvScratch<T>,
+    ) -> Vec<T> {
+        let pool = &self.pool;
+        let cells = grid.cells();
+        let (cin, cout) = (block.first.cin(), block.first.cout());
+        let mut normed = pool.take(windows * cells * cin);
+        let mut rstd = pool.take(windows);
+        T::norm_rows(&x, &mut normed, &mut rstd, cells * cin);
+        let mut s = pool.take(normed.len());
+        T::silu_rows(&normed, &mut s);
+        let mut pre = pool.take(windows * cells * cout);
+        fill_rows(&mut pre, shift.map_or(block.first.bias(), |v| v.as_slice()));
+        block.first.apply(grid, &s, &mut pre, true, scratch);
+        pool.give(s);
+        let mut activated = pool.take(pre.len());
+        T::silu_rows(&pre, &mut activated);
+        let mut y = pool.take(pre.len());
+        match &block.skip {
+            Some(skip) => {
+                fill_rows(&mut y, &block.residual_bias);
+                skip.apply(grid, &x, &mut y, true, scratch);
+            }
+            None => {
+                for (yr, xr) in y.chunks_exact_mut(cout).zip(x.chunks_exact(cout)) {
+                    yr.iter_mut().zip(xr.iter().zip(&block.residual_bias)).for_each(|(y, (x, b))| *y = *x + *b);
+                }
+            }
+        }
+        block.second.apply(grid, &activated, &mut y, true, scratch);
+        pool.give(activated);
+        pool.give(x);
+        tape.blocks.push(BlockTape { normed, rstd, pre });
+        y
+    }
+
+    /// The input gradient of one block for its output gradient `g` (consumed).
+    fn block_vjp(
+        &self,
+        block: &FrozenBlock<T>,
+        grid: &Grid,
+        g: Vec<T>,
+        taped: &BlockTape<T>,
+        scratch: &mut ConvScratch<T>,
+    ) -> Vec<T> {
+        let pool = &self.pool;
+        let width = taped.normed.len() / taped.rstd.len().max(1);
+        let mut g_activated = pool.take(g.len());
+        block.second.apply_transposed(grid, &g, &mut g_activated, false, scratch);
+        let mut g_pre = pool.take(g.len());
+        T::silu_grad_rows(&taped.pre, &g_activated, &mut g_pre);
+        pool.give(g_activated);
+        let mut g_s = pool.take(taped.normed.len());
+        block.first.apply_transposed(grid, &g_pre, &mut g_s, false, scratch);
+        pool.give(g_pre);
+        let mut g_normed = pool.take(g_s.len());
+        T::silu_grad_rows(&taped.normed, &g_s, &mut g_normed);
+        let add = match &block.skip {
+            Some(skip) => {
+                let mut add = pool.take(g_s.len());
+                skip.apply_transposed(grid, &g, &mut add, false, scratch);
+                pool.give(g);
+                add
+            }
+            None => g,
+        };
+        T::norm_grad_add_rows(&taped.normed, &taped.rstd, &g_normed, &add, &mut g_s, width);
+        pool.give(g_normed);
+        pool.give(add);
+        g_s
+    }
+
+    fn vjp_group(&self, g_out: &[T], tape: &GroupTape<T>) -> Vec<T> {
+        let pool = &self.pool;
+        let windows = tape.windows;
+        let (grid0, w) = (&self.grids[0], self.window);
+        let cells = grid0.cells();
+        let mut scratch = ConvScratch { cols: pool.take(0), product: pool.take(0) };
+        let mut g_y = pool.take(windows * cells * w);
+        transpose_windows(g_out, &mut g_y, (w, cells));
+        let mut g_normed = pool.take(tape.normed.len());
+        self.output.apply_transposed(grid0, &g_y, &mut g_normed, false, &mut scratch);
+        pool.give(g_y);
+        let mut zero = pool.take(g_normed.len());
+        zero.iter_mut().for_each(|v| *v = T::zero());
+        let mut g = pool.take(g_normed.len());
+        T::norm_grad_add_rows(&tape.normed, &tape.rstd, &g_normed, &zero, &mut g, tape.normed.len() / windows);
+        pool.give(g_normed);
+        pool.give(zero);
+        let mut taped = tape.blocks.iter().rev();
+        let mut g_skips = Vec::with_capacity(self.up.len());
+        for (level, blocks) in self.up.iter().enumerate() {
+            let grid = &self.grids[level];
+            if level > 0 {
+                let c = g.len() / (windows * self.grids[level - 1].cells());
+                let mut coarse = pool.take(windows * grid.cells() * c);
+                self.grids[level - 1].gather_sum(&g, &mut coarse, c);
+                pool.give(std::mem::replace(&mut g, coarse));
+            }
+            for block in blocks.iter().rev() {
+                if let Some(t) = taped.next() {
+                    g = self.block_vjp(block, grid, g, t, &mut scratch);
+                }
+            }
+            let mut g_skip = pool.take(g.len());
+            g_skip.copy_from_slice(&g);
+            g_skips.push(g_skip);
+        }
+        for (level, blocks) in self.down.iter().enumerate().rev() {
+            let grid = &self.grids[level];
+            if let Some(g_skip) = g_skips.pop() {
+                g.iter_mut().zip(&g_skip).for_each(|(g, s)| *g += *s);
+                pool.give(g_skip);
+            }
+            for block in blocks.iter().rev() {
+                if let Some(t) = taped.next() {
+                    g = self.block_vjp(block, grid, g, t, &mut scratch);
+                }
+            }
+            if level > 0 {
+                let fine = &self.grids[level - 1];
+                let c = g.len() / (windows * grid.cells());
+                let mut up = pool.take(windows * fine.cells() * c);
+                fine.spread(&g, &mut up, c, 1.0 / fine.fan() as f64);
+                pool.give(std::mem::replace(&mut g, up));
+            }
+        }
+        let mut g_x = pool.take(windows * cells * w);
+        self.input.apply_transposed(grid0, &g, &mut g_x, false, &mut scratch);
+        pool.give(g);
+        let mut out = pool.take(g_x.len());
+        transpose_windows(&g_x, &mut out, (cells, w));
+        pool.give(g_x);
+        pool.give(scratch.cols);
+        pool.give(scratch.product);
+        out
+    }
+}
+
+impl<T: WithDType + RowKernels> FrozenTape<T> for UnetTape<'_, T> {
+    /// `gᵀ·∂F/∂x` at the taped input, for `g` of the output's shape.
+    fn vjp(&self, g: &[T]) -> candle_core::Result<Vec<T>> {
+        let f = self.net.features();
+        let rows: usize = self.groups.iter().map(|group| group.windows).sum();
+        if g.len() != rows * f {
+            candle_core::bail!("frozen U-Net: cotangent of {} values for {rows} windows of {f}", g.len());
+        }
+        let parts: Vec<Vec<T>> = self
+            .groups
+            .par_iter()
+            .map(|tape| self.net.vjp_group(&g[tape.first * f..(tape.first + tape.windows) * f], tape))
+            .collect();
+        let mut out = vec![T::zero(); g.len()];
+        for (tape, part) in self.groups.iter().zip(parts) {
+            out[tape.first * f..(tape.first + tape.windows) * f].copy_from_slice(&part);
+            self.net.pool.give(part);
+        }
+        Ok(out)
+    }
+}
