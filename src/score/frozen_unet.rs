@@ -1,10 +1,11 @@
 //! The circular U-Net ([`super::CircularUnet`]) with frozen weights as direct CPU kernels: a
 //! forward pass that keeps a tape, and vector–Jacobian products from it, with no autograd graph.
 //!
-//! Activations are channels-last (`[cells, channels]` per window), so a convolution is an unfold
-//! of cache-sized tiles and a GEMM ([`super::grid_conv`]), a per-channel bias or time shift is a
-//! row that initialises the GEMM's output, and pooling and upsampling are gathers over the
-//! children of each coarse cell. The time embedding is the same for every window of a call (one
+//! Activations are channels-first per window (`[channels][cells]`, as the network's input and
+//! output are), so a convolution is an unfold of cache-sized tiles and a GEMM along the cells
+//! ([`super::grid_conv`]), a per-channel bias or time shift is a constant plane that initialises
+//! the GEMM's output, and pooling and upsampling are gathers over the children of each coarse
+//! cell. The time embedding is the same for every window of a call (one
 //! diffusion time), so each block's time shift folds into its first convolution's bias. Windows
 //! are processed in groups small enough for a group's activations to stay in cache, each group
 //! on one thread from input to output (two cores, many small convolutions: splitting every GEMM
@@ -99,7 +100,6 @@ struct BlockTape<T> {
 /// The tape of one group of windows: its blocks in the order they ran, and the normalised input
 /// of the output convolution.
 struct GroupTape<T> {
-    first: usize,
     windows: usize,
     blocks: Vec<BlockTape<T>>,
     normed: Vec<T>,
@@ -127,18 +127,11 @@ impl<T: WithDType> Drop for UnetTape<'_, T> {
     }
 }
 
-/// `dst` as rows of `bias`, on the calling thread.
-fn fill_rows<T: Copy>(dst: &mut [T], bias: &[T]) {
-    dst.chunks_exact_mut(bias.len().max(1)).for_each(|row| row.copy_from_slice(bias));
-}
-
-/// Each window `[a][b]` of `x` as `[b][a]` in `out`.
-fn transpose_windows<T: Copy>(x: &[T], out: &mut [T], (a, b): (usize, usize)) {
-    for (xw, ow) in x.chunks_exact(a * b).zip(out.chunks_exact_mut(a * b)) {
-        for (i, row) in xw.chunks_exact(b).enumerate() {
-            for (j, v) in row.iter().enumerate() {
-                ow[j * a + i] = *v;
-            }
+/// Each window of `dst` (`[channels][cells]`) as planes of its channel's `bias`.
+fn fill_planes<T: Copy>(dst: &mut [T], bias: &[T], cells: usize) {
+    for window in dst.chunks_exact_mut(bias.len() * cells) {
+        for (plane, b) in window.chunks_exact_mut(cells).zip(bias) {
+            plane.fill(*b);
         }
     }
 }
@@ -185,7 +178,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
 
     /// Windows per group: as many as keep a group's finest activation within [`GROUP_VALUES`],
     /// in a number of groups that shares evenly between the threads.
-    fn groups(&self, rows: usize) -> Vec<(usize, usize)> {
+    fn group_size(&self, rows: usize) -> usize {
         let per_window = self.grids[0].cells() * self.input.cout().max(self.window);
         let most = (GROUP_VALUES / per_window.max(1)).max(1);
         let threads = rayon::current_num_threads().max(1);
@@ -193,8 +186,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         if rows >= threads {
             count = count.div_ceil(threads) * threads;
         }
-        let size = rows.div_ceil(count).max(1);
-        (0..rows).step_by(size).map(|first| (first, size.min(rows - first))).collect()
+        rows.div_ceil(count).max(1)
     }
 
     /// The raw network `F(x, t)` on `rows` windows of [`Self::features`] values (each window its
@@ -208,41 +200,33 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         let shifts: Vec<Vec<T>> =
             self.down.iter().chain(self.up.iter().rev()).flatten().map(|b| b.shifted_bias(&emb)).collect();
         let mut out = vec![T::zero(); rows * f];
-        let groups: Vec<GroupTape<T>> = self
-            .groups(rows)
-            .into_par_iter()
-            .map(|(first, windows)| self.forward_group(&x[first * f..(first + windows) * f], first, windows, &shifts))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|(y, tape)| {
-                out[tape.first * f..(tape.first + tape.windows) * f].copy_from_slice(&y);
-                self.pool.give(y);
-                tape
-            })
+        let size = self.group_size(rows) * f;
+        let groups = out
+            .par_chunks_mut(size)
+            .zip(x.par_chunks(size))
+            .map(|(out, x)| self.forward_group(x, out, &shifts))
             .collect();
         Ok((out, UnetTape { net: self, groups }))
     }
 
-    fn forward_group(&self, x: &[T], first: usize, windows: usize, shifts: &[Vec<T>]) -> (Vec<T>, GroupTape<T>) {
+    /// One group of windows from `x` into `out`, and its tape.
+    fn forward_group(&self, x: &[T], out: &mut [T], shifts: &[Vec<T>]) -> GroupTape<T> {
         let pool = &self.pool;
+        let windows = out.len() / self.features();
         let mut scratch = ConvScratch { cols: pool.take(0), product: pool.take(0) };
-        let (grid0, w) = (&self.grids[0], self.window);
+        let grid0 = &self.grids[0];
         let cells = grid0.cells();
-        let mut xin = pool.take(windows * cells * w);
-        transpose_windows(x, &mut xin, (w, cells));
         let mut h = pool.take(windows * cells * self.input.cout());
-        fill_rows(&mut h, self.input.bias());
-        self.input.apply(grid0, &xin, &mut h, true, &mut scratch);
-        pool.give(xin);
-        let mut tape = GroupTape { first, windows, blocks: Vec::new(), normed: Vec::new(), rstd: Vec::new() };
+        fill_planes(&mut h, self.input.bias(), cells);
+        self.input.apply(grid0, x, &mut h, true, &mut scratch);
+        let mut tape = GroupTape { windows, blocks: Vec::new(), normed: Vec::new(), rstd: Vec::new() };
         let mut shifts = shifts.iter();
         let mut skips = Vec::with_capacity(self.down.len());
         for (level, blocks) in self.down.iter().enumerate() {
             let grid = &self.grids[level];
             if level > 0 {
-                let c = h.len() / (windows * self.grids[level - 1].cells());
-                let mut coarse = pool.take(windows * grid.cells() * c);
-                self.grids[level - 1].pool(&h, &mut coarse, c);
+                let mut coarse = pool.take(h.len() / self.grids[level - 1].fan());
+                self.grids[level - 1].pool(&h, &mut coarse);
                 pool.give(std::mem::replace(&mut h, coarse));
             }
             for block in blocks {
@@ -263,28 +247,22 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
             }
             if level > 0 {
                 let fine = &self.grids[level - 1];
-                let c = h.len() / (windows * grid.cells());
-                let mut up = pool.take(windows * fine.cells() * c);
-                fine.spread(&h, &mut up, c, 1.0);
+                let mut up = pool.take(h.len() * fine.fan());
+                fine.spread(&h, &mut up, 1.0);
                 pool.give(std::mem::replace(&mut h, up));
             }
         }
-        let width = h.len() / windows;
         let mut normed = pool.take(h.len());
         let mut rstd = pool.take(windows);
-        T::norm_rows(&h, &mut normed, &mut rstd, width);
+        T::norm_rows(&h, &mut normed, &mut rstd, h.len() / windows);
         pool.give(h);
-        let mut y = pool.take(windows * cells * w);
-        fill_rows(&mut y, self.output.bias());
-        self.output.apply(grid0, &normed, &mut y, true, &mut scratch);
+        fill_planes(out, self.output.bias(), cells);
+        self.output.apply(grid0, &normed, out, true, &mut scratch);
         tape.normed = normed;
         tape.rstd = rstd;
-        let mut out = pool.take(windows * cells * w);
-        transpose_windows(&y, &mut out, (cells, w));
-        pool.give(y);
         pool.give(scratch.cols);
         pool.give(scratch.product);
-        (out, tape)
+        tape
     }
 
     /// One block on `x` (consumed), its tape pushed.
@@ -308,7 +286,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         let mut s = pool.take(normed.len());
         T::silu_rows(&normed, &mut s);
         let mut pre = pool.take(windows * cells * cout);
-        fill_rows(&mut pre, shift.map_or(block.first.bias(), |v| v.as_slice()));
+        fill_planes(&mut pre, shift.map_or(block.first.bias(), |v| v.as_slice()), cells);
         block.first.apply(grid, &s, &mut pre, true, scratch);
         pool.give(s);
         let mut activated = pool.take(pre.len());
@@ -316,12 +294,13 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         let mut y = pool.take(pre.len());
         match &block.skip {
             Some(skip) => {
-                fill_rows(&mut y, &block.residual_bias);
+                fill_planes(&mut y, &block.residual_bias, cells);
                 skip.apply(grid, &x, &mut y, true, scratch);
             }
             None => {
-                for (yr, xr) in y.chunks_exact_mut(cout).zip(x.chunks_exact(cout)) {
-                    yr.iter_mut().zip(xr.iter().zip(&block.residual_bias)).for_each(|(y, (x, b))| *y = *x + *b);
+                let biases = block.residual_bias.iter().cycle();
+                for ((yp, xp), b) in y.chunks_exact_mut(cells).zip(x.chunks_exact(cells)).zip(biases) {
+                    yp.iter_mut().zip(xp).for_each(|(y, x)| *y = *x + *b);
                 }
             }
         }
@@ -368,19 +347,16 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         g_s
     }
 
-    fn vjp_group(&self, g_out: &[T], tape: &GroupTape<T>) -> Vec<T> {
+    /// The input gradient of one group for its output gradient `g_out`, into `out`.
+    fn vjp_group(&self, g_out: &[T], tape: &GroupTape<T>, out: &mut [T]) {
         let pool = &self.pool;
         let windows = tape.windows;
-        let (grid0, w) = (&self.grids[0], self.window);
-        let cells = grid0.cells();
+        let grid0 = &self.grids[0];
         let mut scratch = ConvScratch { cols: pool.take(0), product: pool.take(0) };
-        let mut g_y = pool.take(windows * cells * w);
-        transpose_windows(g_out, &mut g_y, (w, cells));
         let mut g_normed = pool.take(tape.normed.len());
-        self.output.apply_transposed(grid0, &g_y, &mut g_normed, false, &mut scratch);
-        pool.give(g_y);
+        self.output.apply_transposed(grid0, g_out, &mut g_normed, false, &mut scratch);
         let mut zero = pool.take(g_normed.len());
-        zero.iter_mut().for_each(|v| *v = T::zero());
+        zero.fill(T::zero());
         let mut g = pool.take(g_normed.len());
         T::norm_grad_add_rows(&tape.normed, &tape.rstd, &g_normed, &zero, &mut g, tape.normed.len() / windows);
         pool.give(g_normed);
@@ -390,9 +366,9 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         for (level, blocks) in self.up.iter().enumerate() {
             let grid = &self.grids[level];
             if level > 0 {
-                let c = g.len() / (windows * self.grids[level - 1].cells());
-                let mut coarse = pool.take(windows * grid.cells() * c);
-                self.grids[level - 1].gather_sum(&g, &mut coarse, c);
+                let fine = &self.grids[level - 1];
+                let mut coarse = pool.take(g.len() / fine.fan());
+                fine.gather_sum(&g, &mut coarse);
                 pool.give(std::mem::replace(&mut g, coarse));
             }
             for block in blocks.iter().rev() {
@@ -417,21 +393,15 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
             }
             if level > 0 {
                 let fine = &self.grids[level - 1];
-                let c = g.len() / (windows * grid.cells());
-                let mut up = pool.take(windows * fine.cells() * c);
-                fine.spread(&g, &mut up, c, 1.0 / fine.fan() as f64);
+                let mut up = pool.take(g.len() * fine.fan());
+                fine.spread(&g, &mut up, 1.0 / fine.fan() as f64);
                 pool.give(std::mem::replace(&mut g, up));
             }
         }
-        let mut g_x = pool.take(windows * cells * w);
-        self.input.apply_transposed(grid0, &g, &mut g_x, false, &mut scratch);
+        self.input.apply_transposed(grid0, &g, out, false, &mut scratch);
         pool.give(g);
-        let mut out = pool.take(g_x.len());
-        transpose_windows(&g_x, &mut out, (cells, w));
-        pool.give(g_x);
         pool.give(scratch.cols);
         pool.give(scratch.product);
-        out
     }
 }
 
@@ -443,16 +413,12 @@ impl<T: WithDType + RowKernels> FrozenTape<T> for UnetTape<'_, T> {
         if g.len() != rows * f {
             candle_core::bail!("frozen U-Net: cotangent of {} values for {rows} windows of {f}", g.len());
         }
-        let parts: Vec<Vec<T>> = self
-            .groups
-            .par_iter()
-            .map(|tape| self.net.vjp_group(&g[tape.first * f..(tape.first + tape.windows) * f], tape))
-            .collect();
         let mut out = vec![T::zero(); g.len()];
-        for (tape, part) in self.groups.iter().zip(parts) {
-            out[tape.first * f..(tape.first + tape.windows) * f].copy_from_slice(&part);
-            self.net.pool.give(part);
-        }
+        let size = self.groups.first().map_or(1, |group| group.windows) * f;
+        out.par_chunks_mut(size)
+            .zip(g.par_chunks(size))
+            .zip(self.groups.par_iter())
+            .for_each(|((out, g), tape)| self.net.vjp_group(g, tape, out));
         Ok(out)
     }
 }
