@@ -150,7 +150,20 @@ impl ComposedNetworkScore {
 }
 
 impl TrajectoryScore for ComposedNetworkScore {
+    /// By the direct kernels when the network has them and `x` carries no autograd graph (no
+    /// gradient can be wanted through this call); by candle's ops otherwise, so an `x` that is
+    /// a variable gets its gradient through the network.
     fn epsilon(&self, x: &Tensor, t: f64) -> Result<Tensor, ScoreError> {
+        if !x.track_op() {
+            let frozen = match x.dtype() {
+                DType::F32 => self.linearise_frozen::<f32>(x, t)?,
+                DType::F64 => self.linearise_frozen::<f64>(x, t)?,
+                _ => None,
+            };
+            if let Some(linearisation) = frozen {
+                return Ok(linearisation.epsilon().clone());
+            }
+        }
         let windows = self.composer.windows(x)?;
         let dims = windows.dims().to_vec();
         let batch = dims[0] * dims[1];
