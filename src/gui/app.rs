@@ -335,6 +335,7 @@ impl SdaApp {
                 _ => None,
             },
             max_modes: 4,
+            threads: draft.then_some(1),
             plan,
         })
     }
