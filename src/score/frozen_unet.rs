@@ -20,9 +20,10 @@ use super::fused::RowKernels;
 use super::grid_conv::{ConvScratch, Grid, GridConv};
 use super::time_embedding::TimeEmbedding;
 
-/// Values of one activation of a group of windows at the finest level: 256 KiB of f32, so that a
-/// block's working set stays in a core's 2 MiB L2 cache.
-const GROUP_VALUES: usize = 1 << 16;
+/// Values of one activation of a group of windows at the finest level: 512 KiB of f32, so that a
+/// block's working set (its input, tape and output) stays within a core's 2 MiB L2 cache
+/// (`sdalab bench`: 256 KiB and 1 MiB groups were no faster, 128 KiB ones slower).
+const GROUP_VALUES: usize = 1 << 17;
 
 /// `x + conv₂(SiLU(conv₁(SiLU(N(x))) + W·emb + b)) `, the skip a 1×1 convolution when the
 /// channel count changes.
