@@ -29,7 +29,6 @@ fn positive_share(lesson: &str) -> (usize, f64) {
         frame_members: 16,
         modes_every: 0,
         compare: None,
-        threads: None,
         max_modes: 4,
     };
     let mut worker = Worker::spawn(Box::new(|| {})).unwrap();

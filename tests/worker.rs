@@ -30,7 +30,6 @@ fn job(prior: PriorSpec, samples: usize, steps: usize, corrections: usize) -> Jo
         frame_members: 8,
         modes_every: 4,
         compare: None,
-        threads: None,
         max_modes: 3,
     }
 }

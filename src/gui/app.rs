@@ -335,7 +335,6 @@ impl SdaApp {
                 _ => None,
             },
             max_modes: 4,
-            threads: draft.then_some(1),
             plan,
         })
     }

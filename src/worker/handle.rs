@@ -1,6 +1,5 @@
 //! The GUI-side handle of the worker thread: starting it, sending intents, reading reports.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +11,7 @@ use super::execute::{Executor, JobError};
 use super::{Command, Event, Frame, Job, JobId, Pacer};
 
 /// Called by the worker after each event or frame it sends (the GUI's `request_repaint`).
-pub type Waker = Box<dyn Fn() + Send + Sync + 'static>;
+pub type Waker = Box<dyn Fn() + Send + 'static>;
 
 /// A running worker thread. Dropping the handle shuts the thread down and joins it.
 pub struct Worker {
@@ -153,8 +152,6 @@ impl Drop for Worker {
 /// The worker thread: runs jobs one at a time until `Shutdown` or until the handle is gone.
 fn serve(inbox: &Receiver<Command>, outbox: &Outbox) {
     let mut executor = Executor::new();
-    // Thread pools of the sizes jobs asked for, built once each.
-    let mut pools: HashMap<usize, rayon::ThreadPool> = HashMap::new();
     while let Ok(command) = inbox.recv() {
         let (id, job, cancel) = match command {
             Command::Shutdown => return,
@@ -164,18 +161,7 @@ fn serve(inbox: &Receiver<Command>, outbox: &Outbox) {
             outbox.event(Event::Cancelled { job: id });
             continue;
         }
-        let pool = job.threads.filter(|&n| n > 0 && n < rayon::current_num_threads()).and_then(|n| {
-            if !pools.contains_key(&n) {
-                let built = rayon::ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("sdalab-draft-{i}"));
-                pools.insert(n, built.build().ok()?);
-            }
-            pools.get(&n)
-        });
-        let mut run = || executor.run(id, &job, &cancel, outbox);
-        let result = catch_unwind(AssertUnwindSafe(|| match pool {
-            Some(pool) => pool.install(&mut run),
-            None => run(),
-        }));
+        let result = catch_unwind(AssertUnwindSafe(|| executor.run(id, &job, &cancel, outbox)));
         let event = match result {
             Ok(Ok(finished)) => Event::Finished(Box::new(finished)),
             Ok(Err(JobError::Cancelled)) => Event::Cancelled { job: id },

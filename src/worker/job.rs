@@ -52,9 +52,6 @@ pub struct Job {
     pub compare: Option<ClassicalMethod>,
     /// Most modes looked for.
     pub max_modes: usize,
-    /// Most threads the job's numerics use (`None`: all of rayon's). A draft takes one, which
-    /// leaves the other core to a window drawn in software while it runs.
-    pub threads: Option<usize>,
 }
 
 impl Job {
