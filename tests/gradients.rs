@@ -242,45 +242,41 @@ fn relative_error(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale
 }
 
-#[test]
-fn direct_mlp_kernels_match_autograd_in_f32() {
-    let config = mlp_config(5, 64, 3, 16);
-    let varmap = VarMap::new();
-    let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
-    let direct = frozen(&varmap, &net, &config, DType::F32);
-    assert!(direct.frozen::<f32>().is_some());
-    let score = ComposedNetworkScore::new(direct, 5).unwrap();
-    let x = Tensor::randn(0f32, 1.0, (3, 11, 3), &Device::Cpu).unwrap();
-    let v = Tensor::randn(0f32, 1.0, (3, 11, 3), &Device::Cpu).unwrap();
+/// A composed score's direct kernels against candle's autograd through the same network in f32
+/// (1e-5 relative): ε and one vector–Jacobian product, on trajectories of shape `dims`.
+fn check_against_autograd(score: &ComposedNetworkScore, dims: &[usize], label: &str) {
+    let x = Tensor::randn(0f32, 1.0, dims, &Device::Cpu).unwrap();
+    let v = Tensor::randn(0f32, 1.0, dims, &Device::Cpu).unwrap();
     for t in [0.02, 0.5, 0.97] {
         let ours = score.linearise(&x, t).unwrap();
         let reference = Linearisation::by_autograd(&x, |x| score.epsilon(x, t)).unwrap();
         let e = relative_error(&flat64(ours.epsilon()), &flat64(reference.epsilon()));
         let g = relative_error(&flat64(&ours.vjp(&v).unwrap()), &flat64(&reference.vjp(&v).unwrap()));
-        assert!(e < 1e-5 && g < 1e-5, "t = {t}: ε relative error {e:e}, vector–Jacobian product {g:e}");
+        assert!(e < 1e-5 && g < 1e-5, "{label}, t = {t}: ε relative error {e:e}, vector–Jacobian product {g:e}");
     }
 }
 
-#[test]
-fn direct_mlp_kernels_match_finite_differences_in_f64() {
-    let config = mlp_config(5, 24, 2, 16);
-    let varmap = VarMap::new();
-    let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
-    let score = ComposedNetworkScore::new(frozen(&varmap, &net, &config, DType::F64), 5).unwrap();
-    let x = Tensor::randn(0f64, 1.0, (2, 7, 3), &Device::Cpu).unwrap();
-    let v = Tensor::randn(0f64, 1.0, (2, 7, 3), &Device::Cpu).unwrap();
+/// A composed score's direct kernels in f64: ε against candle's (1e-12 relative), and the
+/// vector–Jacobian product against central finite differences of `vᵀε(x)` at every coordinate.
+fn check_against_finite_differences(score: &ComposedNetworkScore, dims: &[usize], label: &str) {
+    let x = Tensor::randn(0f64, 1.0, dims, &Device::Cpu).unwrap();
+    let v = Tensor::randn(0f64, 1.0, dims, &Device::Cpu).unwrap();
     let vs = flat64(&v);
     let base = flat64(&x);
     // vᵀε(x) through the direct forward pass, and its gradient through their product.
     let objective = |values: &[f64], t: f64| -> f64 {
-        let x = Tensor::from_vec(values.to_vec(), (2, 7, 3), &Device::Cpu).unwrap();
+        let x = Tensor::from_vec(values.to_vec(), dims, &Device::Cpu).unwrap();
         flat64(score.linearise(&x, t).unwrap().epsilon()).iter().zip(&vs).map(|(e, v)| e * v).sum()
     };
     for t in [0.1, 0.6] {
         let lin = score.linearise(&x, t).unwrap();
-        let reference = candle_epsilon(&score, &x, t);
-        assert!(relative_error(&flat64(lin.epsilon()), &flat64(&reference)) < 1e-12);
+        let reference = candle_epsilon(score, &x, t);
+        assert!(relative_error(&flat64(lin.epsilon()), &flat64(&reference)) < 1e-12, "{label}: ε");
+        // Without a graph to follow, ε itself takes the direct kernels.
+        assert_eq!(flat64(&score.epsilon(&x, t).unwrap()), flat64(lin.epsilon()));
         let grad = flat64(&lin.vjp(&v).unwrap());
+        // Any number of products from one linearisation: the second equals the first.
+        assert_eq!(grad, flat64(&lin.vjp(&v).unwrap()));
         let h = 1e-5;
         let mut worst: f64 = 0.0;
         for i in 0..base.len() {
@@ -290,8 +286,28 @@ fn direct_mlp_kernels_match_finite_differences_in_f64() {
             let fd = (objective(&plus, t) - objective(&minus, t)) / (2.0 * h);
             worst = worst.max((fd - grad[i]).abs() / (1.0 + fd.abs()));
         }
-        assert!(worst < 1e-7, "t = {t}: worst relative error {worst:e}");
+        assert!(worst < 1e-7, "{label}, t = {t}: worst relative error {worst:e}");
     }
+}
+
+/// An MLP on windows of 5 Lorenz-63 states as a composed score with frozen weights.
+fn frozen_mlp_score(width: usize, depth: usize, dtype: DType) -> ComposedNetworkScore {
+    let config = mlp_config(5, width, depth, 16);
+    let varmap = VarMap::new();
+    let net = ScoreNetwork::new(&config, VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu)).unwrap();
+    let direct = frozen(&varmap, &net, &config, dtype);
+    assert!(direct.frozen::<f32>().is_some() || direct.frozen::<f64>().is_some());
+    ComposedNetworkScore::new(direct, 5).unwrap()
+}
+
+#[test]
+fn direct_mlp_kernels_match_autograd_in_f32() {
+    check_against_autograd(&frozen_mlp_score(64, 3, DType::F32), &[3, 11, 3], "MLP");
+}
+
+#[test]
+fn direct_mlp_kernels_match_finite_differences_in_f64() {
+    check_against_finite_differences(&frozen_mlp_score(24, 2, DType::F64), &[2, 7, 3], "MLP");
 }
 
 /// Both U-Nets (1-D ring of 16 cells, 2-D 8×8 field; three levels, two blocks a level, so skip
@@ -311,50 +327,13 @@ fn frozen_unet_scores(dtype: DType) -> Vec<(ComposedNetworkScore, Vec<usize>)> {
 #[test]
 fn direct_unet_kernels_match_autograd_in_f32() {
     for (score, shape) in frozen_unet_scores(DType::F32) {
-        let dims: Vec<usize> = [vec![5, 9], shape.clone()].concat();
-        let x = Tensor::randn(0f32, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
-        let v = Tensor::randn(0f32, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
-        for t in [0.02, 0.5, 0.97] {
-            let ours = score.linearise(&x, t).unwrap();
-            let reference = Linearisation::by_autograd(&x, |x| score.epsilon(x, t)).unwrap();
-            let e = relative_error(&flat64(ours.epsilon()), &flat64(reference.epsilon()));
-            let g = relative_error(&flat64(&ours.vjp(&v).unwrap()), &flat64(&reference.vjp(&v).unwrap()));
-            assert!(e < 1e-5 && g < 1e-5, "{shape:?}, t = {t}: ε relative error {e:e}, vector–Jacobian product {g:e}");
-        }
+        check_against_autograd(&score, &[vec![5, 9], shape.clone()].concat(), &format!("U-Net {shape:?}"));
     }
 }
 
 #[test]
 fn direct_unet_kernels_match_finite_differences_in_f64() {
     for (score, shape) in frozen_unet_scores(DType::F64) {
-        let dims: Vec<usize> = [vec![2, 4], shape.clone()].concat();
-        let x = Tensor::randn(0f64, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
-        let v = Tensor::randn(0f64, 1.0, dims.as_slice(), &Device::Cpu).unwrap();
-        let vs = flat64(&v);
-        let base = flat64(&x);
-        let objective = |values: &[f64], t: f64| -> f64 {
-            let x = Tensor::from_vec(values.to_vec(), dims.as_slice(), &Device::Cpu).unwrap();
-            flat64(score.linearise(&x, t).unwrap().epsilon()).iter().zip(&vs).map(|(e, v)| e * v).sum()
-        };
-        for t in [0.1, 0.6] {
-            let lin = score.linearise(&x, t).unwrap();
-            let reference = candle_epsilon(&score, &x, t);
-            assert!(relative_error(&flat64(lin.epsilon()), &flat64(&reference)) < 1e-12, "{shape:?}: ε");
-            // Without a graph to follow, ε itself takes the direct kernels.
-            assert_eq!(flat64(&score.epsilon(&x, t).unwrap()), flat64(lin.epsilon()));
-            let grad = flat64(&lin.vjp(&v).unwrap());
-            // Any number of products from one linearisation: the second equals the first.
-            assert_eq!(grad, flat64(&lin.vjp(&v).unwrap()));
-            let h = 1e-5;
-            let mut worst: f64 = 0.0;
-            for i in 0..base.len() {
-                let (mut plus, mut minus) = (base.clone(), base.clone());
-                plus[i] += h;
-                minus[i] -= h;
-                let fd = (objective(&plus, t) - objective(&minus, t)) / (2.0 * h);
-                worst = worst.max((fd - grad[i]).abs() / (1.0 + fd.abs()));
-            }
-            assert!(worst < 1e-7, "{shape:?}, t = {t}: worst relative error {worst:e}");
-        }
+        check_against_finite_differences(&score, &[vec![2, 4], shape.clone()].concat(), &format!("U-Net {shape:?}"));
     }
 }

@@ -210,6 +210,22 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         Ok((out, UnetTape { net: self, groups }))
     }
 
+    /// `f(x, out)` into a pooled buffer of `len` values (a move between grid levels); `x` goes
+    /// back to the pool.
+    fn remap(&self, x: Vec<T>, len: usize, f: impl FnOnce(&[T], &mut [T])) -> Vec<T> {
+        let mut out = self.pool.take(len);
+        f(&x, &mut out);
+        self.pool.give(x);
+        out
+    }
+
+    /// A pooled copy of `x` (a skip connection's value or gradient).
+    fn copy_of(&self, x: &[T]) -> Vec<T> {
+        let mut copy = self.pool.take(x.len());
+        copy.copy_from_slice(x);
+        copy
+    }
+
     /// One group of windows from `x` into `out`, and its tape.
     fn forward_group(&self, x: &[T], out: &mut [T], shifts: &[Vec<T>]) -> GroupTape<T> {
         let pool = &self.pool;
@@ -226,16 +242,14 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         for (level, blocks) in self.down.iter().enumerate() {
             let grid = &self.grids[level];
             if level > 0 {
-                let mut coarse = pool.take(h.len() / self.grids[level - 1].fan());
-                self.grids[level - 1].pool(&h, &mut coarse);
-                pool.give(std::mem::replace(&mut h, coarse));
+                let fine = &self.grids[level - 1];
+                let len = h.len() / fine.fan();
+                h = self.remap(h, len, |x, out| fine.pool(x, out));
             }
             for block in blocks {
                 h = self.block_forward(block, grid, h, windows, shifts.next(), &mut tape, &mut scratch);
             }
-            let mut skip = pool.take(h.len());
-            skip.copy_from_slice(&h);
-            skips.push(skip);
+            skips.push(self.copy_of(&h));
         }
         for (level, blocks) in self.up.iter().enumerate().rev() {
             let grid = &self.grids[level];
@@ -248,9 +262,8 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
             }
             if level > 0 {
                 let fine = &self.grids[level - 1];
-                let mut up = pool.take(h.len() * fine.fan());
-                fine.spread(&h, &mut up, 1.0);
-                pool.give(std::mem::replace(&mut h, up));
+                let len = h.len() * fine.fan();
+                h = self.remap(h, len, |x, out| fine.spread(x, out, 1.0));
             }
         }
         let mut normed = pool.take(h.len());
@@ -368,18 +381,15 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
             let grid = &self.grids[level];
             if level > 0 {
                 let fine = &self.grids[level - 1];
-                let mut coarse = pool.take(g.len() / fine.fan());
-                fine.gather_sum(&g, &mut coarse);
-                pool.give(std::mem::replace(&mut g, coarse));
+                let len = g.len() / fine.fan();
+                g = self.remap(g, len, |x, out| fine.gather_sum(x, out));
             }
             for block in blocks.iter().rev() {
                 if let Some(t) = taped.next() {
                     g = self.block_vjp(block, grid, g, t, &mut scratch);
                 }
             }
-            let mut g_skip = pool.take(g.len());
-            g_skip.copy_from_slice(&g);
-            g_skips.push(g_skip);
+            g_skips.push(self.copy_of(&g));
         }
         for (level, blocks) in self.down.iter().enumerate().rev() {
             let grid = &self.grids[level];
@@ -394,9 +404,8 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
             }
             if level > 0 {
                 let fine = &self.grids[level - 1];
-                let mut up = pool.take(g.len() * fine.fan());
-                fine.spread(&g, &mut up, 1.0 / fine.fan() as f64);
-                pool.give(std::mem::replace(&mut g, up));
+                let len = g.len() * fine.fan();
+                g = self.remap(g, len, |x, out| fine.spread(x, out, 1.0 / fine.fan() as f64));
             }
         }
         self.input.apply_transposed(grid0, &g, out, false, &mut scratch);
