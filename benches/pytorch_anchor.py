@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch on the CPU as the speed anchor for `sdalab assimilate`, measured side by side.
 
-The same Lorenz-63 score network (shapes and weights read from a bundled checkpoint), the same
-window composition, SDA guidance and predictor-corrector loop as `sdalab assimilate`, written
-in PyTorch. `side-by-side` runs it and `sdalab` alternately (ours, theirs, ours, ...) as child
+The same score network as a bundled checkpoint (the Lorenz-63 MLP or a circular U-Net; shapes and
+weights read from its files), the same window composition, SDA guidance and predictor-corrector
+loop as `sdalab assimilate`, written in PyTorch. `side-by-side` runs it and `sdalab` alternately (ours, theirs, ours, ...) as child
 processes and writes the CPU-time and wall-time ratios, median of the pairs, as markdown.
 
 A benchmark dependency only: nothing in the build, the tests or CI needs Python or PyTorch.
@@ -57,33 +57,81 @@ def load_safetensors(path):
 
 
 def build_network(torch, checkpoint):
-    """The checkpoint's residual MLP, preconditioned as sdalab's ScoreNetwork, weights frozen."""
+    """The checkpoint's network (residual MLP or circular U-Net), preconditioned as sdalab's
+    ScoreNetwork, weights frozen: ε on windows of shape [B, W, d] (d values per state)."""
     config = json.load(open(os.path.join(checkpoint, "config.json")))
     arch = config["architecture"]
-    assert arch["kind"] == "mlp", "the anchor covers the MLP checkpoints"
     weights = {k: torch.from_numpy(v.copy()) for k, v in load_safetensors(os.path.join(checkpoint, "model.safetensors")).items()}
     freqs = torch.pi * torch.arange(1, arch["frequencies"] + 1, dtype=torch.float32)
-    depth = arch["depth"]
     F = torch.nn.functional
+    state_shape = config["state_shape"]
 
     def linear(x, name):
         return F.linear(x, weights[name + ".weight"], weights[name + ".bias"])
 
-    def raw(x, t):
-        # x: [B, features]; one diffusion time t for every row.
+    def embedding(t):
         phase = freqs * t
         features = torch.cat([torch.cos(phase), torch.sin(phase)])[None, :]
-        emb = linear(F.silu(linear(features, "time.hidden")), "time.output").expand(x.shape[0], -1)
-        h = linear(torch.cat([x, emb], dim=1), "input")
-        for i in range(depth):
+        return linear(F.silu(linear(features, "time.hidden")), "time.output")
+
+    def mlp(x, t):
+        # x: [B, W, d] as rows of W·d features; one diffusion time t for every row.
+        b = x.shape[0]
+        x = x.reshape(b, -1)
+        h = linear(torch.cat([x, embedding(t).expand(b, -1)], dim=1), "input")
+        for i in range(arch["depth"]):
             n = F.layer_norm(h, (h.shape[1],), eps=1e-5)
             h = h + linear(F.silu(linear(n, f"blocks.{i}.expand")), f"blocks.{i}.contract")
         return linear(h, "output")
 
+    rank = len(state_shape)
+
+    def conv(x, name):
+        # Circular padding as the checkpoint's convolutions use it.
+        w = weights[name + ".weight"]
+        pad = w.shape[-1] // 2
+        if pad:
+            x = F.pad(x, (pad, pad) * rank, mode="circular")
+        return (F.conv1d if rank == 1 else F.conv2d)(x, w, weights[name + ".bias"])
+
+    def norm(x):
+        return F.group_norm(x, 1, eps=1e-5)
+
+    def block(x, emb, name):
+        shift = linear(emb, name + ".time").reshape(1, -1, *([1] * rank))
+        h = conv(F.silu(norm(x)), name + ".first") + shift
+        h = conv(F.silu(h), name + ".second")
+        return (conv(x, name + ".skip") if name + ".skip.weight" in weights else x) + h
+
+    def unet(x, t):
+        # x: [B, W, d] as [B, W, *state]: the window's states are the channels.
+        b, w = x.shape[0], x.shape[1]
+        x = x.reshape(b, w, *state_shape)
+        emb = embedding(t)
+        levels, blocks = len(arch["channels"]), arch["blocks"]
+        pool = F.avg_pool1d if rank == 1 else F.avg_pool2d
+        h = conv(x, "input")
+        skips = []
+        for level in range(levels):
+            if level > 0:
+                h = pool(h, 2)
+            for i in range(blocks):
+                h = block(h, emb, f"down.{level}.{i}")
+            skips.append(h)
+        for level in reversed(range(levels)):
+            h = h + skips[level]
+            for i in range(blocks):
+                h = block(h, emb, f"up.{level}.{i}")
+            if level > 0:
+                h = F.interpolate(h, scale_factor=2, mode="nearest")
+        return conv(norm(h), "output").reshape(b, w, -1)
+
+    raw = mlp if arch["kind"] == "mlp" else unet
+
     def epsilon(x, t):
         m, s = mu(t), sigma(t)
         norm2 = m * m + s * s
-        return (s / norm2) * x + (m / math.sqrt(norm2)) * raw(x, t)
+        return (s / norm2) * x + (m / math.sqrt(norm2)) * raw(x, t).reshape(x.shape)
 
     return config, epsilon
 
@@ -97,7 +145,7 @@ def run_loop(args):
     scenario = json.load(open(args.scenario))
     length, window = scenario["length"], config["window"]
     k = window // 2
-    d = config["state_shape"][0]
+    d = math.prod(config["state_shape"])
     center = torch.tensor(config["center"], dtype=torch.float32)
     scale = torch.tensor(config["scale"], dtype=torch.float32)
     obs = scenario["observations"]
@@ -109,9 +157,9 @@ def run_loop(args):
     count = length - 2 * k
 
     def composed(x, t):
-        # [S, L, d] -> [S*J, W*d] windows -> ε -> assembled [S, L, d].
+        # [S, L, d] -> [S*J, W, d] windows -> ε -> assembled [S, L, d].
         s = x.shape[0]
-        windows = x.unfold(1, window, 1).permute(0, 1, 3, 2).reshape(s * count, window * d)
+        windows = x.unfold(1, window, 1).permute(0, 1, 3, 2).reshape(s * count, window, d)
         e = epsilon(windows, t).reshape(s, count, window, d)
         return torch.cat([e[:, 0, :k], e[:, :, k], e[:, -1, k + 1 :]], dim=1)
 
@@ -140,7 +188,7 @@ def run_loop(args):
             delta = args.tau / flat_e.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-6)
             z = torch.randn_like(flat_e)
             x = x - sigma(t_next) * (delta * flat_e + (2 * delta).sqrt() * z).reshape(x.shape)
-    phys = x * scale + center
+    phys = (x * scale + center).reshape(args.samples, length, *config["state_shape"])
     if args.out:
         np.save(args.out, phys.numpy().astype(np.float32))
 
@@ -174,11 +222,13 @@ def side_by_side(args):
     import torch
 
     evaluations = args.steps * (1 + args.corrections)
+    system = json.load(open(os.path.join(args.checkpoint, "config.json")))["system"]
+    system = {"lorenz63": "Lorenz-63", "lorenz96": "Lorenz-96", "kolmogorov": "Kolmogorov"}.get(system, system)
     med = lambda xs: statistics.median(xs)
     cpu_ratio = med([a[1] / b[1] for a, b in rows])
     wall_ratio = med([a[0] / b[0] for a, b in rows])
     lines = [
-        f"# sdalab against PyTorch {torch.__version__} on the CPU: one guided Lorenz-63 posterior",
+        f"# sdalab against PyTorch {torch.__version__} on the CPU: one guided {system} posterior",
         "",
         f"`{' '.join(['python3', 'benches/pytorch_anchor.py', 'side-by-side'] + sys.argv[2:])}`",
         "",
