@@ -5,8 +5,8 @@
 //! output are), so a convolution is an unfold of cache-sized tiles and a GEMM along the cells
 //! ([`super::grid_conv`]), a per-channel bias or time shift is a constant plane that initialises
 //! the GEMM's output, and pooling and upsampling are gathers over the children of each coarse
-//! cell. The time embedding is the same for every window of a call (one
-//! diffusion time), so each block's time shift folds into its first convolution's bias. Windows
+//! cell. The time embedding is the same for every window of a call (one diffusion time), so each
+//! block's time shift folds into its first convolution's bias. Windows
 //! are processed in groups small enough for a group's activations to stay in cache, each group
 //! on one thread from input to output (two cores, many small convolutions: splitting every GEMM
 //! between threads would cost more than it gains).
@@ -155,6 +155,19 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         let levels = down.len();
         if up.len() != levels || levels == 0 || input.cin() != window || output.cout() != window {
             candle_core::bail!("frozen U-Net: {levels} levels down, {} up, window {window}", up.len());
+        }
+        let grid_taps = Grid::new(shape, kernel).taps();
+        let convs = || {
+            let blocks = down.iter().chain(&up).flatten();
+            [&input, &output]
+                .into_iter()
+                .chain(blocks.flat_map(|b| [Some(&b.first), Some(&b.second), b.skip.as_ref()]).flatten())
+        };
+        if let Some(conv) = convs().find(|c| c.taps() != grid_taps && c.taps() != 1) {
+            candle_core::bail!(
+                "frozen U-Net: a kernel of {} taps where the grid's kernel has {grid_taps}",
+                conv.taps()
+            );
         }
         let mut grids = vec![Grid::new(shape, kernel)];
         for level in 1..levels {

@@ -116,6 +116,11 @@ impl Grid {
         self.shape.iter().product()
     }
 
+    /// Taps of the kernel the grid was built for.
+    pub fn taps(&self) -> usize {
+        self.shifts.len()
+    }
+
     /// The grid of half the size in every dimension, with the same kernel.
     pub fn coarse(&self, kernel: usize) -> Self {
         Self::new(&self.shape.iter().map(|n| n / 2).collect::<Vec<_>>(), kernel)
@@ -213,6 +218,11 @@ impl<T: WithDType> GridConv<T> {
 
     pub fn cin(&self) -> usize {
         self.cin
+    }
+
+    /// Taps of the kernel: `k^rank`, or 1 for a 1×1 convolution.
+    pub fn taps(&self) -> usize {
+        self.taps
     }
 
     pub fn cout(&self) -> usize {
