@@ -18,13 +18,22 @@ use super::row_gemm::{Strides, Threads, gemm_strided};
 /// 2 MiB L2 cache in f32.
 const TILE_VALUES: usize = 1 << 16;
 
+/// Cells `dst + i·stride ← src + i·stride`, `i < len`: a row or a column of cells that wrap.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    dst: u32,
+    src: u32,
+    len: u32,
+    stride: u32,
+}
+
 /// How one tap reads a plane: `dst[c] = src[c + offset]` over the bulk range of cells, then the
-/// listed `(dst, src)` cells, which wrap around the grid's edges.
+/// cells that wrap around the grid's edges, as strided runs (a row, a column).
 #[derive(Debug, Clone)]
 struct TapShift {
     offset: isize,
     bulk: std::ops::Range<usize>,
-    wrapped: Vec<(u32, u32)>,
+    wrapped: Vec<Run>,
 }
 
 impl TapShift {
@@ -37,12 +46,30 @@ impl TapShift {
         }
         let offset = counts.into_iter().max_by_key(|&(d, n)| (n, -d.abs())).map_or(0, |(d, _)| d);
         let bulk = (-offset).max(0) as usize..(cells - offset).clamp(0, cells) as usize;
-        let wrapped = sources
+        let mut wrapped: Vec<Run> = Vec::new();
+        let cells_off = sources
             .iter()
             .enumerate()
             .filter(|&(c, &s)| !bulk.contains(&c) || s as isize != c as isize + offset)
-            .map(|(c, &s)| (c as u32, s as u32))
-            .collect();
+            .map(|(c, &s)| (c as u32, s as u32));
+        for (dst, src) in cells_off {
+            // Extend the last run when this cell continues it with the same step in both planes.
+            if let Some(run) = wrapped.last_mut() {
+                let (last_dst, last_src) = (run.dst + (run.len - 1) * run.stride, run.src + (run.len - 1) * run.stride);
+                let step = dst.wrapping_sub(last_dst);
+                let continues = if run.len == 1 {
+                    step > 0 && src == last_src.wrapping_add(step)
+                } else {
+                    step == run.stride && src == last_src.wrapping_add(step)
+                };
+                if continues {
+                    run.stride = step;
+                    run.len += 1;
+                    continue;
+                }
+            }
+            wrapped.push(Run { dst, src, len: 1, stride: 1 });
+        }
         Self { offset, bulk, wrapped }
     }
 
@@ -54,8 +81,14 @@ impl TapShift {
             let from = (lo as isize + self.offset) as usize;
             dst[lo..hi].copy_from_slice(&src[from..from + (hi - lo)]);
         }
-        for &(d, s) in &self.wrapped {
-            dst[d as usize] = src[s as usize];
+        for run in &self.wrapped {
+            let (d, s, n, stride) = (run.dst as usize, run.src as usize, run.len as usize, run.stride as usize);
+            if stride == 1 {
+                dst[d..d + n].copy_from_slice(&src[s..s + n]);
+            } else {
+                let targets = dst[d..].iter_mut().step_by(stride).take(n);
+                targets.zip(src[s..].iter().step_by(stride)).for_each(|(o, v)| *o = *v);
+            }
         }
     }
 }
