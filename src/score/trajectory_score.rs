@@ -78,6 +78,14 @@ impl ComposedNetworkScore {
     }
 
     /// The linearisation by the network's direct kernels, when it has them in `x`'s dtype.
+    fn linearise_direct(&self, x: &Tensor, t: f64) -> Result<Option<Linearisation<'_>>, ScoreError> {
+        match x.dtype() {
+            DType::F32 => self.linearise_frozen::<f32>(x, t),
+            DType::F64 => self.linearise_frozen::<f64>(x, t),
+            _ => Ok(None),
+        }
+    }
+
     fn linearise_frozen<T: FrozenDtype>(&self, x: &Tensor, t: f64) -> Result<Option<Linearisation<'_>>, ScoreError> {
         let Some(net) = self.network.frozen::<T>() else { return Ok(None) };
         let dims = x.dims();
@@ -154,15 +162,10 @@ impl TrajectoryScore for ComposedNetworkScore {
     /// gradient can be wanted through this call); by candle's ops otherwise, so an `x` that is
     /// a variable gets its gradient through the network.
     fn epsilon(&self, x: &Tensor, t: f64) -> Result<Tensor, ScoreError> {
-        if !x.track_op() {
-            let frozen = match x.dtype() {
-                DType::F32 => self.linearise_frozen::<f32>(x, t)?,
-                DType::F64 => self.linearise_frozen::<f64>(x, t)?,
-                _ => None,
-            };
-            if let Some(linearisation) = frozen {
-                return Ok(linearisation.epsilon().clone());
-            }
+        if !x.track_op()
+            && let Some(linearisation) = self.linearise_direct(x, t)?
+        {
+            return Ok(linearisation.epsilon().clone());
         }
         let windows = self.composer.windows(x)?;
         let dims = windows.dims().to_vec();
@@ -175,12 +178,7 @@ impl TrajectoryScore for ComposedNetworkScore {
     }
 
     fn linearise(&self, x: &Tensor, t: f64) -> Result<Linearisation<'_>, ScoreError> {
-        let frozen = match x.dtype() {
-            DType::F32 => self.linearise_frozen::<f32>(x, t)?,
-            DType::F64 => self.linearise_frozen::<f64>(x, t)?,
-            _ => None,
-        };
-        match frozen {
+        match self.linearise_direct(x, t)? {
             Some(linearisation) => Ok(linearisation),
             None => Linearisation::by_autograd(x, |x| self.epsilon(x, t)),
         }
