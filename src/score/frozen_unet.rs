@@ -257,7 +257,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
             if level > 0 {
                 let fine = &self.grids[level - 1];
                 let len = h.len() / fine.fan();
-                h = self.remap(h, len, |x, out| fine.pool(x, out));
+                h = self.remap(h, len, |x, out| fine.gather(x, out, 1.0 / fine.fan() as f64));
             }
             for block in blocks {
                 h = self.block_forward(block, grid, h, windows, shifts.next(), &mut tape, &mut scratch);
@@ -395,7 +395,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
             if level > 0 {
                 let fine = &self.grids[level - 1];
                 let len = g.len() / fine.fan();
-                g = self.remap(g, len, |x, out| fine.gather_sum(x, out));
+                g = self.remap(g, len, |x, out| fine.gather(x, out, 1.0));
             }
             for block in blocks.iter().rev() {
                 if let Some(t) = taped.next() {

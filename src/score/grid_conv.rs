@@ -164,10 +164,11 @@ impl Grid {
         1 << self.shape.len()
     }
 
-    /// `out[coarse] = mean of x over its children`, plane by plane.
-    pub fn pool<T: WithDType>(&self, x: &[T], out: &mut [T]) {
+    /// `out[coarse] = scale·Σ x over its children`, plane by plane: average pooling
+    /// (`scale = 1/fan`) and the gradient of nearest upsampling (`scale = 1`).
+    pub fn gather<T: WithDType>(&self, x: &[T], out: &mut [T], scale: f64) {
         let (cells, fan) = (self.cells(), self.fan());
-        let scale = T::from_f64(1.0 / fan as f64);
+        let scale = T::from_f64(scale);
         for (xp, op) in x.chunks_exact(cells).zip(out.chunks_exact_mut(cells / fan)) {
             for (o, kids) in op.iter_mut().zip(self.children.chunks_exact(fan)) {
                 *o = kids.iter().fold(T::zero(), |acc, &k| acc + xp[k as usize]) * scale;
@@ -176,7 +177,7 @@ impl Grid {
     }
 
     /// `out[child] = scale·x[coarse]` for every child, plane by plane: nearest upsampling
-    /// (`scale = 1`) and the gradient of [`Self::pool`] (`scale = 1/fan`).
+    /// (`scale = 1`) and the gradient of average pooling (`scale = 1/fan`).
     pub fn spread<T: WithDType>(&self, x: &[T], out: &mut [T], scale: f64) {
         let (cells, fan) = (self.cells(), self.fan());
         let scale = T::from_f64(scale);
@@ -185,16 +186,6 @@ impl Grid {
                 for &kid in kids {
                     op[kid as usize] = *v * scale;
                 }
-            }
-        }
-    }
-
-    /// `out[coarse] = Σ x over its children`: the gradient of nearest upsampling.
-    pub fn gather_sum<T: WithDType>(&self, x: &[T], out: &mut [T]) {
-        let (cells, fan) = (self.cells(), self.fan());
-        for (xp, op) in x.chunks_exact(cells).zip(out.chunks_exact_mut(cells / fan)) {
-            for (o, kids) in op.iter_mut().zip(self.children.chunks_exact(fan)) {
-                *o = kids.iter().fold(T::zero(), |acc, &k| acc + xp[k as usize]);
             }
         }
     }
