@@ -45,6 +45,42 @@ fn simulate_lorenz63_has_the_paper_climate_and_is_reproducible() {
     assert_ne!(bytes("a.npy"), bytes("c.npy"), "different seeds, same file");
 }
 
+/// `--chunk` writes the same ensemble as one go; an interrupted run (a part missing, another
+/// half-written) given the same command finishes it, and a different command is refused.
+#[test]
+fn simulate_in_parts_resumes_to_the_same_ensemble() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, parts) = (dir.path().join("whole.npy"), dir.path().join("parts.npy"));
+    let common = "simulate --system lorenz63 --length 20 --samples 10 --seed 4";
+    assert_ok(&sdalab(&format!("{common} --out {}", whole.display())));
+    // An interrupted run: the parts folder with two finished parts and a torn one.
+    let folder = dir.path().join("parts.npy.parts");
+    assert_ok(&sdalab(&format!("{common} --chunk 3 --out {}", parts.display())));
+    assert!(!folder.exists(), "the parts are removed once joined");
+    let expected = std::fs::read(&whole).unwrap();
+    assert_eq!(std::fs::read(&parts).unwrap(), expected);
+    std::fs::create_dir(&folder).unwrap();
+    let part = |start: usize, end: usize| folder.join(format!("{start:06}-{end:06}.npy"));
+    let manifest = r#"{"system": "lorenz63", "length": 20, "samples": 10, "seed": 4, "burn_in": 1024, "chunk": 3}"#;
+    std::fs::write(folder.join("manifest.json"), manifest).unwrap();
+    let zeros = vec![0f32; 3 * 20 * 3];
+    sdalab::export::write_npy_f32(&part(0, 3), &[3, 20, 3], &zeros).unwrap();
+    std::fs::write(part(3, 6), b"torn").unwrap();
+    std::fs::remove_file(&parts).unwrap();
+    assert_ok(&sdalab(&format!("{common} --chunk 3 --out {}", parts.display())));
+    // The finished part is kept as it is (zeros here, to show it was not simulated again); the
+    // torn one and the missing ones are simulated.
+    let resumed = read_npy_f32(&parts).unwrap();
+    let reference = read_npy_f32(&whole).unwrap();
+    assert!(resumed.data[..zeros.len()].iter().all(|v| *v == 0.0));
+    assert_eq!(resumed.data[zeros.len()..], reference.data[zeros.len()..]);
+    // Parts of another simulation are refused.
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("manifest.json"), manifest.replace("\"seed\": 4", "\"seed\": 5")).unwrap();
+    let other = sdalab(&format!("{common} --chunk 3 --out {}", parts.display()));
+    assert!(!other.status.success() && String::from_utf8_lossy(&other.stderr).contains("another simulation"));
+}
+
 #[test]
 fn simulate_lorenz96_and_linear_write_their_state_shapes() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! `sdalab eval lorenz63` end to end on a small grid: the CSV it writes, that Langevin
 //! corrections bring SDA closer to the particle posterior, and that a rerun resumes instead of
-//! recomputing.
+//! recomputing; `sdalab eval prior` on the bundled Lorenz-63 model.
 
 use std::process::Command;
 
@@ -72,5 +72,47 @@ fn eval_rejects_bad_settings_before_any_work() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success() && stderr.contains(needle), "{args}: {stderr}");
         assert!(!dir.path().join("out/eval.csv").exists(), "{args}: wrote rows");
+    }
+}
+
+/// `eval prior` on the bundled Lorenz-63 model: a row per sampler, and unconditional samples that
+/// look like the simulator's climate to first order (spread within a factor 1.5 of the
+/// simulator's); bad settings are refused before any sampling.
+#[test]
+fn eval_prior_compares_unconditional_samples_with_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("prior");
+    let output = Command::new(env!("CARGO_BIN_EXE_sdalab"))
+        .args(
+            "eval prior --system lorenz63 --samples 32 --steps 32 --corrections 0,1 --reference-samples 64 --out"
+                .split_whitespace(),
+        )
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = std::fs::read_to_string(out.join("prior.md")).unwrap();
+    for label in ["| 32 steps, C = 0 (probability flow) |", "| 32 steps, C = 1, τ = 0.25 |"] {
+        let row = report.lines().rfind(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no `{label}`: {report}"));
+        let ratio: f64 = row[label.len()..].split('|').next().unwrap().trim().parse().unwrap();
+        assert!((0.67..1.5).contains(&ratio), "{label}: std ratio {ratio}");
+    }
+    assert!(report.contains("| simulator | 1.000 |"), "{report}");
+
+    for (args, needle) in [
+        ("--system linear", "exact score"),
+        ("--system lorenz63 --samples 1", "--samples"),
+        ("--system lorenz63 --data x.npy", "--data"),
+        ("--system pendulum", "unknown system"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_sdalab"))
+            .args(["eval", "prior", "--out"])
+            .arg(dir.path().join("bad"))
+            .args(args.split_whitespace())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(needle), "{args}: {stderr}");
+        assert!(!dir.path().join("bad/prior.md").exists(), "{args}: wrote a report");
     }
 }

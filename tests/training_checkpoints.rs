@@ -24,6 +24,10 @@ fn small_config(width: usize) -> ModelConfig {
 }
 
 fn trainer(steps: usize) -> Trainer {
+    trainer_averaging(steps, 0.99)
+}
+
+fn trainer_averaging(steps: usize, ema_decay: f64) -> Trainer {
     let l63 = Lorenz63::new();
     let (n, l) = (64, 128);
     let data: Vec<f32> = simulate_ensemble(&l63, l, n, 1024, 7, &|_| {}).into_iter().map(|v| v as f32).collect();
@@ -35,6 +39,7 @@ fn trainer(steps: usize) -> Trainer {
         weight_decay: 1e-3,
         seed: 1,
         validation_windows: 1024,
+        ema_decay,
     };
     Trainer::new(small_config(64), data, settings, &Device::Cpu).unwrap()
 }
@@ -51,6 +56,48 @@ fn a_few_hundred_steps_lower_the_validation_loss() {
     assert!(after < 0.25 * before, "validation loss {before} → {after}");
     // Denoising standardised Lorenz-63 windows beats predicting ε = c_skip·x alone.
     assert!(after < 0.5, "validation loss {after}");
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+/// The checkpoint's weights are the exponential moving average of the optimised ones, with the
+/// decay min(d, (1 + n)/(10 + n)) at update n, recomputed here from the online weights of every
+/// step; with d = 0 they are the online weights themselves.
+#[test]
+fn checkpoints_hold_the_moving_average_of_the_weights() {
+    let mut t = trainer_averaging(40, 0.9);
+    let mut reference: std::collections::HashMap<String, Vec<f32>> =
+        t.online_weights().iter().map(|(k, v)| (k.clone(), flat(v))).collect();
+    for n in 1..=40 {
+        t.step().unwrap();
+        let decay = 0.9_f64.min((1.0 + n as f64) / (10.0 + n as f64)) as f32;
+        for (name, w) in t.online_weights() {
+            let avg = reference.get_mut(&name).unwrap();
+            for (a, x) in avg.iter_mut().zip(flat(&w)) {
+                *a = decay * *a + (1.0 - decay) * x;
+            }
+        }
+    }
+    let averaged = t.averaged_weights();
+    let mut differs = false;
+    for (name, expected) in &reference {
+        let got = flat(&averaged[name]);
+        for (g, e) in got.iter().zip(expected) {
+            assert!((g - e).abs() <= 1e-5 * (1.0 + e.abs()), "{name}: {g} vs {e}");
+        }
+        differs |= got != flat(&t.online_weights()[name]);
+    }
+    assert!(differs, "the average equals the online weights");
+
+    let mut plain = trainer_averaging(5, 0.0);
+    for _ in 0..5 {
+        plain.step().unwrap();
+    }
+    for (name, w) in plain.online_weights() {
+        assert_eq!(flat(&w), flat(&plain.averaged_weights()[&name]), "{name}");
+    }
 }
 
 fn probe() -> (Tensor, Tensor) {
@@ -80,9 +127,9 @@ fn checkpoints_round_trip_exactly() {
     let run = |net: &sdalab::score::ScoreNetwork| -> Vec<f32> {
         net.forward(&x, &tt).unwrap().flatten_all().unwrap().to_vec1().unwrap()
     };
-    // The trained network (trainable weights, generic kernels) and the loaded one (constant weights,
-    // fused kernels) agree to rounding; two loads of the same files agree exactly.
-    let (a, b) = (run(t.network()), run(&loaded.network));
+    // The averaged network (trainable weights, generic kernels) and the loaded one (constant
+    // weights, fused kernels) agree to rounding; two loads of the same files agree exactly.
+    let (a, b) = (run(&t.averaged_network().unwrap()), run(&loaded.network));
     for (x, y) in a.iter().zip(&b) {
         assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "{x} vs {y}");
     }

@@ -25,8 +25,21 @@ pub fn simulate_ensemble(
     seed: u64,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Vec<f64> {
+    simulate_range(chain, length, 0..samples, burn_in, seed, progress)
+}
+
+/// Trajectories `range` of the ensemble [`simulate_ensemble`] draws from `seed` (the same values
+/// it holds at those places), so a long ensemble can be simulated in parts.
+pub fn simulate_range(
+    chain: &dyn MarkovChain,
+    length: usize,
+    range: std::ops::Range<usize>,
+    burn_in: usize,
+    seed: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<f64> {
     let done = AtomicU64::new(0);
-    let trajectories: Vec<Vec<f64>> = (0..samples)
+    let trajectories: Vec<Vec<f64>> = range
         .into_par_iter()
         .map(|n| {
             let mut rng = rng::stream(seed, n as u64);

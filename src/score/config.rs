@@ -27,6 +27,9 @@ pub struct TrainingRecord {
     pub learning_rate: f64,
     pub weight_decay: f64,
     pub seed: u64,
+    /// Decay of the moving average of the weights the checkpoint holds (absent: not averaged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema_decay: Option<f64>,
     /// Training data: trajectories × states simulated in-process or read from a file.
     pub data: String,
     pub final_train_loss: Option<f64>,

@@ -1,8 +1,9 @@
 //! Denoising score matching on random windows of simulated trajectories.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -47,7 +48,7 @@ impl TrainingData {
         let (center, scale) = (normalisation.center(), normalisation.scale());
         let normalised: Vec<f32> =
             values.iter().enumerate().map(|(i, v)| ((*v as f64 - center[i % d]) / scale[i % d]) as f32).collect();
-        let n_valid = ((trajectories as f64 * valid_fraction).round() as usize).clamp(1, trajectories - 1);
+        let n_valid = Self::held_out(trajectories, valid_fraction);
         let n_train = trajectories - n_valid;
         let split = n_train * length * d;
         let shape = |n: usize| [vec![n * length], state_shape.to_vec()].concat();
@@ -57,6 +58,11 @@ impl TrainingData {
             length,
             state_shape: state_shape.to_vec(),
         })
+    }
+
+    /// How many of `trajectories` (≥ 2) are held out for validation: the last ones.
+    pub fn held_out(trajectories: usize, valid_fraction: f64) -> usize {
+        ((trajectories as f64 * valid_fraction).round() as usize).clamp(1, trajectories.saturating_sub(1).max(1))
     }
 
     fn trajectories(set: &Tensor, length: usize) -> usize {
@@ -74,15 +80,21 @@ pub struct TrainingSettings {
     pub seed: u64,
     /// Windows in the fixed validation batch.
     pub validation_windows: usize,
+    /// Decay of the exponential moving average of the weights (0: no averaging). The average is
+    /// what a checkpoint holds for sampling.
+    pub ema_decay: f64,
 }
 
-/// A training run: network, optimiser and data. Step `i` draws its batch from random stream
-/// `i` of the seed, so a resumed run continues exactly as an uninterrupted one would.
+/// A training run: network, optimiser, the weights' moving average and data. Step `i` draws its
+/// batch from random stream `i` of the seed, so a resumed run continues exactly as an
+/// uninterrupted one would.
 pub struct Trainer {
     config: ModelConfig,
     varmap: VarMap,
     network: ScoreNetwork,
     optimizer: AdamW,
+    /// The exponential moving average of every variable, by name.
+    average: Vec<(String, Var, Tensor)>,
     data: TrainingData,
     settings: TrainingSettings,
     schedule: VpSchedule,
@@ -111,12 +123,19 @@ impl Trainer {
         let network = ScoreNetwork::new(&config, vb)?;
         super::seeded_init(&varmap, settings.seed)?;
         let optimizer = AdamW::new(&varmap, settings.weight_decay)?;
+        let average = named_vars(&varmap)?
+            .into_iter()
+            .map(|(name, var)| {
+                let copy = var.as_tensor().detach().copy()?;
+                Ok((name, var, copy))
+            })
+            .collect::<Result<_, ScoreError>>()?;
         let schedule = VpSchedule::new();
         // A fixed validation batch: same windows, times and noise at every evaluation.
         let mut rng = rng::keyed_stream(settings.seed, rng::purpose::VALIDATION_BATCH, 0);
         let validation =
             noised_batch(&data.valid, data.length, config.window, settings.validation_windows, &schedule, &mut rng)?;
-        Ok(Self { config, varmap, network, optimizer, data, settings, schedule, validation })
+        Ok(Self { config, varmap, network, optimizer, average, data, settings, schedule, validation })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -158,38 +177,108 @@ impl Trainer {
         let grads = loss.backward()?;
         let lr = self.learning_rate();
         self.optimizer.step(&grads, lr)?;
+        self.update_average()?;
         Ok(loss.to_scalar::<f32>()? as f64)
     }
 
-    /// DSM loss on the fixed held-out batch.
+    /// Decay of the average after update n: the configured decay, lowered early on
+    /// (`(1 + n) / (10 + n)`) so the average does not remember the random initial weights.
+    fn average_decay(&self) -> f64 {
+        let n = self.step_count() as f64;
+        self.settings.ema_decay.min((1.0 + n) / (10.0 + n))
+    }
+
+    fn update_average(&mut self) -> Result<(), ScoreError> {
+        let decay = self.average_decay();
+        for (_, var, average) in &mut self.average {
+            // Detached: an average that tracked the variable would chain every step's graph.
+            *average = ((&*average * decay)? + (var.as_tensor().detach() * (1.0 - decay))?)?;
+        }
+        Ok(())
+    }
+
+    /// The averaged weights by name: what a checkpoint of this run holds.
+    pub fn averaged_weights(&self) -> HashMap<String, Tensor> {
+        self.average.iter().map(|(name, _, t)| (name.clone(), t.clone())).collect()
+    }
+
+    /// The optimised (not averaged) weights by name.
+    pub fn online_weights(&self) -> HashMap<String, Tensor> {
+        self.average.iter().map(|(name, var, _)| (name.clone(), var.as_tensor().detach())).collect()
+    }
+
+    /// A network with the averaged weights: what sampling from a checkpoint of this run uses.
+    pub fn averaged_network(&self) -> Result<ScoreNetwork, ScoreError> {
+        let device = self.validation.0.device();
+        Ok(ScoreNetwork::new(&self.config, VarBuilder::from_tensors(self.averaged_weights(), DType::F32, device))?)
+    }
+
+    /// DSM loss of the averaged weights on the fixed held-out batch.
     pub fn validation_loss(&self) -> Result<f64, ScoreError> {
         let (x, t, eps) = &self.validation;
+        let network = self.averaged_network()?;
         let n = x.dim(0)?;
         let chunk = 4096;
         let mut total = 0.0;
         for start in (0..n).step_by(chunk) {
             let len = chunk.min(n - start);
-            let pred = self.network.forward(&x.narrow(0, start, len)?, &t.narrow(0, start, len)?)?;
+            let pred = network.forward(&x.narrow(0, start, len)?, &t.narrow(0, start, len)?)?;
             let err = (pred - eps.narrow(0, start, len)?)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
             total += err;
         }
         Ok(total / eps.elem_count() as f64)
     }
 
-    /// Writes `model.safetensors` and `optimizer.safetensors` into `dir`.
+    /// Writes the averaged weights (`model.safetensors`, what sampling loads), the optimised
+    /// weights (`online.safetensors`) and the optimiser state (`optimizer.safetensors`) into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), ScoreError> {
-        save_weights(&self.varmap, &dir.join("model.safetensors"))?;
+        save_weights(&self.varmap, &dir.join(ONLINE_WEIGHTS))?;
+        save_tensors(&self.averaged_weights(), &dir.join("model.safetensors"))?;
         self.optimizer.save(&dir.join("optimizer.safetensors"))
     }
 
-    /// Restores weights and optimiser state saved by [`Trainer::save`] after `steps` updates.
+    /// Restores the state saved by [`Trainer::save`] after `steps` updates. A run saved before
+    /// weights were averaged has no `online.safetensors`: its weights start both.
     pub fn resume(&mut self, dir: &Path, steps: usize) -> Result<(), ScoreError> {
-        let weights = dir.join("model.safetensors");
+        let averaged = dir.join("model.safetensors");
+        let online = if dir.join(ONLINE_WEIGHTS).is_file() { dir.join(ONLINE_WEIGHTS) } else { averaged.clone() };
         self.varmap
-            .load(&weights)
-            .map_err(|e| ScoreError::Checkpoint { path: weights.clone(), message: e.to_string() })?;
+            .load(&online)
+            .map_err(|e| ScoreError::Checkpoint { path: online.clone(), message: e.to_string() })?;
+        let err = |message: String| ScoreError::Checkpoint { path: averaged.clone(), message };
+        let tensors = candle_core::safetensors::load(&averaged, &Device::Cpu).map_err(|e| err(e.to_string()))?;
+        for (name, var, average) in &mut self.average {
+            let saved = tensors.get(name.as_str()).ok_or_else(|| err(format!("missing tensor {name}")))?;
+            if saved.shape() != var.shape() {
+                return Err(err(format!("{name}: shape {:?}, expected {:?}", saved.dims(), var.dims())));
+            }
+            *average = saved.to_device(var.device())?.to_dtype(var.dtype())?;
+        }
         self.optimizer.load(&dir.join("optimizer.safetensors"), steps)
     }
+}
+
+/// The optimised (not averaged) weights of a run, kept for resuming it.
+const ONLINE_WEIGHTS: &str = "online.safetensors";
+
+/// The variables of `varmap` sorted by name.
+fn named_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>, ScoreError> {
+    let mut named: Vec<(String, Var)> = match varmap.data().lock() {
+        Ok(data) => data.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        Err(_) => return Err(ScoreError::Invalid { what: "weights".into(), reason: "variable map poisoned".into() }),
+    };
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(named)
+}
+
+/// Writes named tensors to `path` (safetensors), atomically.
+fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<(), ScoreError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let err = |message: String| ScoreError::Checkpoint { path: path.to_path_buf(), message };
+    candle_core::safetensors::save(tensors, &partial).map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&partial, path).map_err(|e| err(e.to_string()))
 }
 
 /// `batch` random windows from `set`, each noised at its own `t ~ U(0, 1)`: `(x(t), t, ε)`.

@@ -7,8 +7,10 @@ mod bench_da;
 mod checkpoints;
 mod eval;
 mod eval_kolmogorov;
+mod eval_prior;
 mod metrics_cmd;
 mod output_path;
+mod prior_check;
 mod progress;
 mod scenario_cmd;
 mod simulate;
@@ -68,6 +70,9 @@ enum EvalCommand {
     /// Kolmogorov flow: assimilation of coarse views by SDA and DPS on held-out truths, and the
     /// unconditional samples' spectrum and vorticity distribution against the data.
     Kolmogorov(eval_kolmogorov::KolmogorovEvalArgs),
+    /// Unconditional samples of a model against the simulator: component statistics and
+    /// transition log-density (Lorenz), energy spectrum and vorticity tails (Kolmogorov).
+    Prior(eval_prior::PriorEvalArgs),
 }
 
 fn main() {
@@ -100,6 +105,7 @@ fn main() {
         Some(Command::Metrics(args)) => metrics_cmd::run(&args),
         Some(Command::Eval { which: EvalCommand::Lorenz63(args) }) => eval::run(&args),
         Some(Command::Eval { which: EvalCommand::Kolmogorov(args) }) => eval_kolmogorov::run(&args),
+        Some(Command::Eval { which: EvalCommand::Prior(args) }) => eval_prior::run(&args),
         None => app::run(&cli.app),
     };
     if let Err(err) = result {

@@ -6,13 +6,16 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use clap::Args;
 use sdalab::device::select_device;
+use sdalab::dynamics::System;
 use sdalab::dynamics::{Normalisation, simulate_ensemble};
-use sdalab::export::{LossRow, plot_loss_png, read_loss_csv, read_npy_f32, write_loss_csv};
+use sdalab::export::{LossRow, PriorCheckRow, plot_loss_png, read_loss_csv, read_npy_f32, write_loss_csv};
 use sdalab::score::{
-    Architecture, MlpConfig, ModelConfig, Trainer, TrainingData, TrainingRecord, TrainingSettings, UnetConfig,
+    Architecture, ComposedNetworkScore, MlpConfig, ModelConfig, Trainer, TrainingData, TrainingRecord,
+    TrainingSettings, UnetConfig,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::prior_check::{PriorSampling, Reference, sample_prior};
 use crate::progress;
 use crate::system_arg::SystemArg;
 
@@ -79,6 +82,19 @@ pub struct TrainArgs {
     /// Steps between checkpoints.
     #[arg(long, default_value_t = 1000)]
     pub save_every: usize,
+    /// Decay of the moving average of the weights that checkpoints hold (0: no averaging).
+    #[arg(long, default_value_t = 0.999)]
+    pub ema_decay: f64,
+    /// Steps between checks of unconditional samples of the averaged weights against the
+    /// simulator (columns `prior_*` of loss.csv); 0: never.
+    #[arg(long, default_value_t = 5000)]
+    pub check_every: usize,
+    /// Unconditional trajectories per check (default: 64 for Lorenz systems, 8 for Kolmogorov).
+    #[arg(long)]
+    pub check_samples: Option<usize>,
+    /// Predictor steps of the checks' sampler (one Langevin correction each).
+    #[arg(long, default_value_t = 64)]
+    pub check_steps: usize,
     /// Stop (with a checkpoint) after this many steps in this invocation; continue with --resume.
     #[arg(long)]
     pub stop_after: Option<usize>,
@@ -102,6 +118,9 @@ struct TrainerState {
     seed: u64,
     valid_fraction: f64,
     data: String,
+    /// Absent from runs saved before weights were averaged.
+    #[serde(default)]
+    ema_decay: f64,
 }
 
 const STATE_FILE: &str = "trainer_state.json";
@@ -119,6 +138,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     ensure!(args.steps >= 1 && args.batch >= 1, "--steps and --batch must be at least 1");
     ensure!(args.log_every >= 1 && args.save_every >= 1, "--log-every and --save-every must be at least 1");
     ensure!(args.lr.is_finite() && args.lr > 0.0, "--lr must be positive");
+    ensure!((0.0..1.0).contains(&args.ema_decay), "--ema-decay must be in [0, 1)");
     let system = args.system.load()?;
     let chain = system.chain();
     let (device, device_name) = select_device();
@@ -143,6 +163,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             weight_decay: state.weight_decay,
             seed: state.seed,
             validation_windows: 4096,
+            ema_decay: state.ema_decay,
         };
         (config, settings, state.data, rows, state.elapsed_seconds)
     } else {
@@ -162,6 +183,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             weight_decay: args.weight_decay,
             seed: args.seed,
             validation_windows: 4096,
+            ema_decay: args.ema_decay,
         };
         let description = match &args.data {
             Some(path) => format!("file {}", path.display()),
@@ -204,6 +226,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let normalisation = Normalisation::new(config.center.clone(), config.scale.clone());
     let data = TrainingData::new(&values, &shape, &normalisation, args.valid_fraction, &device)?;
+    let check = if args.check_every > 0 { Some(PriorCheck::new(&system, args, &values, &shape)?) } else { None };
     drop(values);
     let mut trainer = Trainer::new(config.clone(), data, settings.clone(), &device)?;
     if args.resume {
@@ -212,7 +235,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         eprintln!("resuming {} at step {} of {}", args.out.display(), state.step, settings.steps);
     } else {
         config.save(&args.out.join("config.json"))?;
-        rows.push(LossRow { step: 0, train: f64::NAN, validation: trainer.validation_loss()?, learning_rate: 0.0 });
+        rows.push(LossRow::losses(0, f64::NAN, trainer.validation_loss()?, 0.0));
     }
     eprintln!(
         "training {:?} on {device_name}: window {}, {} steps of {} windows, lr {} → 0",
@@ -233,9 +256,19 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         count += 1;
         let step = trainer.step_count();
         bar.set_position(step as u64);
-        if step % args.log_every == 0 || step == settings.steps {
+        let check_now = check.as_ref().filter(|_| step % args.check_every == 0);
+        if step % args.log_every == 0 || step == settings.steps || check_now.is_some() {
             let validation = trainer.validation_loss()?;
-            rows.push(LossRow { step, train: sum / count as f64, validation, learning_rate: lr });
+            let mut row = LossRow::losses(step, sum / count as f64, validation, lr);
+            if let Some(check) = check_now {
+                bar.set_message("checking unconditional samples");
+                row.prior = check.run(&trainer, &device)?;
+                bar.println(format!(
+                    "step {step}: prior std ratio {:.3}, transition log-density {:.2}, energy factor {:.2}",
+                    row.prior.std_ratio, row.prior.log_density, row.prior.energy_factor
+                ));
+            }
+            rows.push(row);
             last_validation = Some(validation);
             (sum, count) = (0.0, 0);
         }
@@ -263,6 +296,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         learning_rate: settings.learning_rate,
         weight_decay: settings.weight_decay,
         seed: settings.seed,
+        ema_decay: Some(settings.ema_decay),
         data: data_description,
         final_train_loss: rows.last().map(|r| r.train),
         final_validation_loss: rows.last().map(|r| r.validation),
@@ -277,6 +311,50 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The unconditional check logged while training: samples of the averaged weights against fresh
+/// simulator trajectories (Lorenz systems) or the run's held-out fields (Kolmogorov flow).
+struct PriorCheck<'a> {
+    system: &'a System,
+    reference: Reference<'a>,
+    sampling: PriorSampling,
+}
+
+impl<'a> PriorCheck<'a> {
+    fn new(system: &'a System, args: &TrainArgs, values: &[f32], shape: &[usize]) -> anyhow::Result<Self> {
+        let fields = matches!(system, System::Kolmogorov(_));
+        let (samples, length, tau) = match system {
+            System::Lorenz63(_) => (64, 65, 0.25),
+            System::Lorenz96(_) => (64, 32, 0.25),
+            _ => (8, 16, 0.5),
+        };
+        let sampling = PriorSampling {
+            samples: args.check_samples.unwrap_or(samples),
+            length,
+            steps: args.check_steps.max(1),
+            corrections: 1,
+            tau,
+            seed: 0,
+        };
+        let reference = if fields {
+            let (trajectories, states) = (shape[0], shape[1]);
+            let held_out = TrainingData::held_out(trajectories, args.valid_fraction);
+            let d: usize = shape[2..].iter().product();
+            let start = (trajectories - held_out) * states * d;
+            let values: Vec<f64> = values[start..].iter().map(|&v| v as f64).collect();
+            Reference::data(system, &values, states, format!("the run's {held_out} held-out trajectories"))?
+        } else {
+            Reference::simulated(system, length, 256, 11)?
+        };
+        Ok(Self { system, reference, sampling })
+    }
+
+    fn run(&self, trainer: &Trainer, device: &candle_core::Device) -> anyhow::Result<PriorCheckRow> {
+        let score = ComposedNetworkScore::new(trainer.averaged_network()?, trainer.config().window)?;
+        let ensemble = sample_prior(self.system.chain(), &score, &self.sampling, device, &mut || {})?;
+        Ok(self.reference.summary(&self.reference.climate_of(&ensemble, self.sampling.length)?))
+    }
 }
 
 fn architecture(args: &TrainArgs) -> anyhow::Result<Architecture> {
@@ -321,6 +399,7 @@ fn save(
         seed: settings.seed,
         valid_fraction,
         data: data.into(),
+        ema_decay: settings.ema_decay,
     };
     let text = serde_json::to_string_pretty(&state)?;
     sdalab::export::write_atomically(&dir.join(STATE_FILE), |w| std::io::Write::write_all(w, text.as_bytes()))?;
