@@ -29,12 +29,12 @@ const GROUP_VALUES: usize = 1 << 17;
 /// channel count changes.
 #[derive(Debug)]
 pub(super) struct FrozenBlock<T> {
-    first: GridConv<T>,
-    second: GridConv<T>,
+    pub(super) first: GridConv<T>,
+    pub(super) second: GridConv<T>,
     /// The time projection `[cout, embedding]` and its bias.
     time: Vec<T>,
     time_bias: Vec<T>,
-    skip: Option<GridConv<T>>,
+    pub(super) skip: Option<GridConv<T>>,
     /// The second convolution's bias plus the skip convolution's.
     residual_bias: Vec<T>,
 }
@@ -81,49 +81,83 @@ impl<T: WithDType> FrozenBlock<T> {
 pub struct FrozenUnet<T> {
     window: usize,
     /// The grid of each level, finest first.
-    grids: Vec<Grid>,
+    pub(super) grids: Vec<Grid>,
     time: TimeEmbedding,
-    input: GridConv<T>,
-    down: Vec<Vec<FrozenBlock<T>>>,
-    up: Vec<Vec<FrozenBlock<T>>>,
-    output: GridConv<T>,
-    pool: BufferPool<T>,
+    pub(super) input: GridConv<T>,
+    pub(super) down: Vec<Vec<FrozenBlock<T>>>,
+    pub(super) up: Vec<Vec<FrozenBlock<T>>>,
+    pub(super) output: GridConv<T>,
+    pub(super) pool: BufferPool<T>,
 }
 
-/// What one block keeps: its normalised input with each window's `1/σ`, and the pre-activation
-/// of its second SiLU.
-struct BlockTape<T> {
-    normed: Vec<T>,
-    rstd: Vec<T>,
-    pre: Vec<T>,
+/// What one block keeps: its normalised input with each window's `1/σ`, the pre-activation of
+/// its second SiLU, and (when training, for a block with a skip convolution) its input.
+pub(super) struct BlockTape<T> {
+    pub(super) normed: Vec<T>,
+    pub(super) rstd: Vec<T>,
+    pub(super) pre: Vec<T>,
+    pub(super) input: Option<Vec<T>>,
 }
 
 /// The tape of one group of windows: its blocks in the order they ran, and the normalised input
 /// of the output convolution.
-struct GroupTape<T> {
-    windows: usize,
-    blocks: Vec<BlockTape<T>>,
-    normed: Vec<T>,
-    rstd: Vec<T>,
+pub(super) struct GroupTape<T> {
+    pub(super) windows: usize,
+    pub(super) blocks: Vec<BlockTape<T>>,
+    pub(super) normed: Vec<T>,
+    pub(super) rstd: Vec<T>,
 }
 
 /// What a forward pass keeps for its vector–Jacobian products. Its buffers go back to the pool
 /// when it is dropped.
 pub struct UnetTape<'a, T: WithDType> {
-    net: &'a FrozenUnet<T>,
-    groups: Vec<GroupTape<T>>,
+    pub(super) net: &'a FrozenUnet<T>,
+    pub(super) groups: Vec<GroupTape<T>>,
+}
+
+/// The time shift of each block's hidden channels, blocks in the order they run.
+pub(super) enum Shifts<'a, T> {
+    /// One for every window of the call (one diffusion time): each block's first-convolution
+    /// bias with its shift folded in, `[cout]`.
+    Folded(&'a [Vec<T>]),
+    /// One per window (training draws a time per window): each block's shifts `[rows, cout]`,
+    /// added to its first convolution's bias.
+    PerWindow(&'a [Vec<T>]),
 }
 
 impl<T: WithDType> Drop for UnetTape<'_, T> {
     fn drop(&mut self) {
         for group in self.groups.drain(..) {
             for block in group.blocks {
-                for v in [block.normed, block.rstd, block.pre] {
+                for v in [block.normed, block.rstd, block.pre].into_iter().chain(block.input) {
                     self.net.pool.give(v);
                 }
             }
             self.net.pool.give(group.normed);
             self.net.pool.give(group.rstd);
+        }
+    }
+}
+
+/// What a block's hidden planes start from: one bias for all windows, or a bias plus a shift per
+/// window (`[windows, cout]`).
+enum PlaneBias<'a, T> {
+    Same(&'a [T]),
+    PerWindow(&'a [T], &'a [T]),
+}
+
+/// Where block `index` (run order) of windows `range` starts its hidden planes from.
+fn plane_bias<'a, T: WithDType>(
+    block: &'a FrozenBlock<T>,
+    shifts: &'a Shifts<'a, T>,
+    index: usize,
+    range: std::ops::Range<usize>,
+) -> PlaneBias<'a, T> {
+    let cout = block.first.cout();
+    match shifts {
+        Shifts::Folded(v) => PlaneBias::Same(&v[index]),
+        Shifts::PerWindow(v) => {
+            PlaneBias::PerWindow(block.first.bias(), &v[index][range.start * cout..range.end * cout])
         }
     }
 }
@@ -206,26 +240,55 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
     /// The raw network `F(x, t)` on `rows` windows of [`Self::features`] values (each window its
     /// states one after another, as the candle network takes them), and the tape.
     pub fn forward(&self, x: &[T], rows: usize, t: f64) -> candle_core::Result<(Vec<T>, UnetTape<'_, T>)> {
+        let emb = self.embedding(t)?;
+        let shifts: Vec<Vec<T>> = self.blocks().map(|b| b.shifted_bias(&emb)).collect();
+        self.forward_with(x, rows, Shifts::Folded(&shifts))
+    }
+
+    /// The blocks in the order they run: down the levels, then up from the coarsest.
+    pub(super) fn blocks(&self) -> impl Iterator<Item = &FrozenBlock<T>> {
+        self.down.iter().chain(self.up.iter().rev()).flatten()
+    }
+
+    /// [`Self::forward`] with the time shifts given; per-window shifts also keep what training
+    /// needs on the tape.
+    pub(super) fn forward_with(
+        &self,
+        x: &[T],
+        rows: usize,
+        shifts: Shifts<'_, T>,
+    ) -> candle_core::Result<(Vec<T>, UnetTape<'_, T>)> {
         let f = self.features();
         if x.len() != rows * f {
             candle_core::bail!("frozen U-Net: {} values for {rows} windows of {f}", x.len());
         }
-        let emb = self.embedding(t)?;
-        let shifts: Vec<Vec<T>> =
-            self.down.iter().chain(self.up.iter().rev()).flatten().map(|b| b.shifted_bias(&emb)).collect();
+        let per_window = |b: &FrozenBlock<T>| rows * b.first.cout();
+        let fits = match shifts {
+            Shifts::Folded(v) => {
+                v.len() == self.blocks().count() && v.iter().zip(self.blocks()).all(|(s, b)| s.len() == b.first.cout())
+            }
+            Shifts::PerWindow(v) => {
+                v.len() == self.blocks().count() && v.iter().zip(self.blocks()).all(|(s, b)| s.len() == per_window(b))
+            }
+        };
+        if !fits {
+            candle_core::bail!("frozen U-Net: time shifts of the wrong sizes");
+        }
         let mut out = vec![T::zero(); rows * f];
-        let size = self.group_size(rows) * f;
+        let windows = self.group_size(rows);
+        let size = windows * f;
         let groups = out
             .par_chunks_mut(size)
             .zip(x.par_chunks(size))
-            .map(|(out, x)| self.forward_group(x, out, &shifts))
+            .enumerate()
+            .map(|(g, (out, x))| self.forward_group(x, out, &shifts, g * windows))
             .collect();
         Ok((out, UnetTape { net: self, groups }))
     }
 
     /// `f(x, out)` into a pooled buffer of `len` values (a move between grid levels); `x` goes
     /// back to the pool.
-    fn remap(&self, x: Vec<T>, len: usize, f: impl FnOnce(&[T], &mut [T])) -> Vec<T> {
+    pub(super) fn remap(&self, x: Vec<T>, len: usize, f: impl FnOnce(&[T], &mut [T])) -> Vec<T> {
         let mut out = self.pool.take(len);
         f(&x, &mut out);
         self.pool.give(x);
@@ -233,14 +296,14 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
     }
 
     /// A pooled copy of `x` (a skip connection's value or gradient).
-    fn copy_of(&self, x: &[T]) -> Vec<T> {
+    pub(super) fn copy_of(&self, x: &[T]) -> Vec<T> {
         let mut copy = self.pool.take(x.len());
         copy.copy_from_slice(x);
         copy
     }
 
-    /// One group of windows from `x` into `out`, and its tape.
-    fn forward_group(&self, x: &[T], out: &mut [T], shifts: &[Vec<T>]) -> GroupTape<T> {
+    /// One group of windows from `x` into `out` (windows from `first` on), and its tape.
+    fn forward_group(&self, x: &[T], out: &mut [T], shifts: &Shifts<'_, T>, first: usize) -> GroupTape<T> {
         let pool = &self.pool;
         let windows = out.len() / self.features();
         let mut scratch = ConvScratch { cols: pool.take(0), product: pool.take(0) };
@@ -250,7 +313,11 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         fill_planes(&mut h, self.input.bias(), cells);
         self.input.apply(grid0, x, &mut h, true, &mut scratch);
         let mut tape = GroupTape { windows, blocks: Vec::new(), normed: Vec::new(), rstd: Vec::new() };
-        let mut shifts = shifts.iter();
+        let mut index = 0;
+        let mut shift = |block| {
+            index += 1;
+            plane_bias(block, shifts, index - 1, first..first + windows)
+        };
         let mut skips = Vec::with_capacity(self.down.len());
         for (level, blocks) in self.down.iter().enumerate() {
             let grid = &self.grids[level];
@@ -260,7 +327,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
                 h = self.remap(h, len, |x, out| fine.gather(x, out, 1.0 / fine.fan() as f64));
             }
             for block in blocks {
-                h = self.block_forward(block, grid, h, windows, shifts.next(), &mut tape, &mut scratch);
+                h = self.block_forward(block, grid, h, windows, shift(block), &mut tape, &mut scratch);
             }
             skips.push(self.copy_of(&h));
         }
@@ -271,7 +338,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
                 pool.give(skip);
             }
             for block in blocks {
-                h = self.block_forward(block, grid, h, windows, shifts.next(), &mut tape, &mut scratch);
+                h = self.block_forward(block, grid, h, windows, shift(block), &mut tape, &mut scratch);
             }
             if level > 0 {
                 let fine = &self.grids[level - 1];
@@ -300,7 +367,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         grid: &Grid,
         x: Vec<T>,
         windows: usize,
-        shift: Option<&Vec<T>>,
+        shift: PlaneBias<'_, T>,
         tape: &mut GroupTape<T>,
         scratch: &mut ConvScratch<T>,
     ) -> Vec<T> {
@@ -313,7 +380,18 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         let mut s = pool.take(normed.len());
         T::silu_rows(&normed, &mut s);
         let mut pre = pool.take(windows * cells * cout);
-        fill_planes(&mut pre, shift.map_or(block.first.bias(), |v| v.as_slice()), cells);
+        let keep_input = matches!(shift, PlaneBias::PerWindow(..)) && block.skip.is_some();
+        match shift {
+            PlaneBias::Same(bias) => fill_planes(&mut pre, bias, cells),
+            PlaneBias::PerWindow(bias, rows) => {
+                let cout = bias.len();
+                for (window, shift) in pre.chunks_exact_mut(cout * cells).zip(rows.chunks_exact(cout)) {
+                    for ((plane, b), s) in window.chunks_exact_mut(cells).zip(bias).zip(shift) {
+                        plane.fill(*b + *s);
+                    }
+                }
+            }
+        }
         block.first.apply(grid, &s, &mut pre, true, scratch);
         pool.give(s);
         let mut activated = pool.take(pre.len());
@@ -333,8 +411,13 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
         }
         block.second.apply(grid, &activated, &mut y, true, scratch);
         pool.give(activated);
-        pool.give(x);
-        tape.blocks.push(BlockTape { normed, rstd, pre });
+        let input = if keep_input {
+            Some(x)
+        } else {
+            pool.give(x);
+            None
+        };
+        tape.blocks.push(BlockTape { normed, rstd, pre, input });
         y
     }
 

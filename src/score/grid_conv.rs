@@ -280,6 +280,38 @@ impl<T: WithDType> GridConv<T> {
 }
 
 /// The buffers a convolution works in: one unfolded tile and its product.
+/// Gradients of one convolution's weights, in its forward layout `[out][tap][in]`, and bias.
+#[derive(Debug, Clone)]
+pub(super) struct ConvGrad<T> {
+    pub weight: Vec<T>,
+    pub bias: Vec<T>,
+}
+
+impl<T: WithDType> ConvGrad<T> {
+    pub fn zeros(conv: &GridConv<T>) -> Self {
+        Self { weight: vec![T::zero(); conv.forward.len()], bias: vec![T::zero(); conv.cout] }
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.weight.iter_mut().zip(&other.weight).for_each(|(a, b)| *a += *b);
+        self.bias.iter_mut().zip(&other.bias).for_each(|(a, b)| *a += *b);
+    }
+
+    /// The weight gradient in candle's layout `[out, in, taps]` for `conv`.
+    pub fn weight_in_candle_layout(&self, conv: &GridConv<T>) -> Vec<T> {
+        let (cin, taps) = (conv.cin, conv.taps);
+        let mut out = vec![T::zero(); self.weight.len()];
+        for o in 0..conv.cout {
+            for tap in 0..taps {
+                for i in 0..cin {
+                    out[(o * cin + i) * taps + tap] = self.weight[(o * taps + tap) * cin + i];
+                }
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct ConvScratch<T> {
     pub cols: Vec<T>,
@@ -288,6 +320,64 @@ pub(super) struct ConvScratch<T> {
 
 /// `out[w][o] (+)= Σ_tap Σ_i w[o][tap][i] · shift_tap(x[w][i])` for whole windows `w` of
 /// `grid`, channels-first.
+impl<T: WithDType> GridConv<T> {
+    /// Adds to `grad` the gradients of this convolution's weights and bias for the output
+    /// gradient `g` at the input `x` (both windows of channels-first planes): per window, the
+    /// unfolded input transposed times the output gradient, one GEMM of `taps·cin × cells ×
+    /// cout`.
+    pub fn accumulate_grads(
+        &self,
+        grid: &Grid,
+        x: &[T],
+        g: &[T],
+        grad: &mut ConvGrad<T>,
+        scratch: &mut ConvScratch<T>,
+    ) {
+        let (cin, cout, taps) = (self.cin, self.cout, self.taps);
+        let cells = grid.cells();
+        let windows = g.len() / (cout * cells).max(1);
+        let depth = taps * cin;
+        for gw in g.chunks_exact(cout * cells) {
+            for (b, plane) in grad.bias.iter_mut().zip(gw.chunks_exact(cells)) {
+                *b += plane.iter().fold(T::zero(), |acc, v| acc + *v);
+            }
+        }
+        // dW(k, o) at weight[o·depth + k]: the forward layout.
+        let dst = Strides { row: 1, col: depth };
+        let planes = Strides { row: 1, col: cells };
+        if taps == 1 {
+            for (xw, gw) in x.chunks_exact(cin * cells).zip(g.chunks_exact(cout * cells)).take(windows) {
+                let lhs = (xw, Strides { row: cells, col: 1 });
+                gemm_strided((&mut grad.weight, dst), true, lhs, (gw, planes), (cin, cells, cout), Threads::One);
+            }
+            return;
+        }
+        assert_eq!(
+            taps,
+            grid.shifts.len(),
+            "grid convolution: a kernel of {taps} taps on a grid of {}",
+            grid.shifts.len()
+        );
+        let per_tile = (TILE_VALUES / (cells * depth).max(1)).clamp(1, windows.max(1));
+        for (xt, gt) in x.chunks(per_tile * cin * cells).zip(g.chunks(per_tile * cout * cells)) {
+            let count = gt.len() / (cout * cells);
+            let n = count * cells;
+            scratch.cols.resize(n * depth, T::zero());
+            for (w, xw) in xt.chunks_exact(cin * cells).enumerate() {
+                for (i, plane) in xw.chunks_exact(cells).enumerate() {
+                    for (tap, shift) in grid.shifts.iter().enumerate() {
+                        shift.apply(plane, &mut scratch.cols[(tap * cin + i) * n + w * cells..][..cells]);
+                    }
+                }
+            }
+            for (w, gw) in gt.chunks_exact(cout * cells).enumerate() {
+                let lhs = (&scratch.cols[w * cells..n * depth], Strides { row: n, col: 1 });
+                gemm_strided((&mut grad.weight, dst), true, lhs, (gw, planes), (depth, cells, cout), Threads::One);
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn correlate<T: WithDType>(
     grid: &Grid,

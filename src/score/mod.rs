@@ -27,6 +27,7 @@ mod time_embedding;
 mod training;
 mod trajectory_score;
 mod unet;
+mod unet_training;
 mod window;
 
 pub use adamw::AdamW;

@@ -173,12 +173,17 @@ impl Trainer {
             &self.schedule,
             &mut rng,
         )?;
-        let loss = (self.network.forward(&x, &t)? - eps)?.sqr()?.mean_all()?;
-        let grads = loss.backward()?;
+        let (loss, grads) = match self.network.dsm_gradients(&x, &t, &eps)? {
+            Some(direct) => direct,
+            None => {
+                let loss = (self.network.forward(&x, &t)? - eps)?.sqr()?.mean_all()?;
+                (loss.to_scalar::<f32>()? as f64, loss.backward()?)
+            }
+        };
         let lr = self.learning_rate();
         self.optimizer.step(&grads, lr)?;
         self.update_average()?;
-        Ok(loss.to_scalar::<f32>()? as f64)
+        Ok(loss)
     }
 
     /// Decay of the average after update n: the configured decay, lowered early on

@@ -5,6 +5,7 @@
 //! pooling down and nearest upsampling up, with additive skips. Every convolution pads
 //! circularly, so the network respects the periodic domain.
 
+use candle_core::backprop::GradStore;
 use candle_core::{D, Module, Tensor, WithDType};
 use candle_nn::{Linear, VarBuilder, linear};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use super::circular_conv2d::{circular_conv2d_add, circular_pad};
 use super::frozen::{is_frozen, values};
 use super::frozen_unet::{FrozenBlock, FrozenUnet};
 use super::fused::RowKernels;
-use super::grid_conv::GridConv;
+use super::grid_conv::{ConvGrad, GridConv};
 use super::layers::{sample_norm, sample_norm_silu, silu};
 
 /// Sizes of a U-Net.
@@ -265,6 +266,11 @@ impl CircularUnet {
         if !(self.time.is_constant() && convs.chain(blocks().flat_map(ResidualBlock::weights)).all(is_frozen)) {
             return Ok(None);
         }
+        self.snapshot(shape).map(Some)
+    }
+
+    /// The network's current weights as direct kernels, whether or not they are being trained.
+    fn snapshot<T: WithDType + RowKernels>(&self, shape: &[usize]) -> candle_core::Result<FrozenUnet<T>> {
         let level_blocks = |levels: &[Vec<ResidualBlock>]| -> candle_core::Result<Vec<Vec<FrozenBlock<T>>>> {
             levels.iter().map(|blocks| blocks.iter().map(ResidualBlock::frozen).collect()).collect()
         };
@@ -281,7 +287,80 @@ impl CircularUnet {
             level_blocks(&self.up)?,
             self.output.frozen()?,
         )?;
-        Ok(Some(net))
+        Ok(net)
+    }
+
+    /// The blocks in the order they run: down the levels, then up from the coarsest.
+    fn blocks_in_run_order(&self) -> impl Iterator<Item = &ResidualBlock> {
+        self.down.iter().chain(self.up.iter().rev()).flatten()
+    }
+
+    /// The denoising loss `mean((c_skip·x + c_out·F(x, t) − ε)²)` of a batch of windows on a
+    /// grid of `shape` (`c_skip`, `c_out` per window) and the gradients of every weight, through
+    /// the direct kernels: the convolutions' gradients from [`FrozenUnet::train_gradients`], the
+    /// time embedding's from candle's autograd given the gradient of each block's time shift.
+    pub(super) fn dsm_gradients(
+        &self,
+        shape: &[usize],
+        x: &Tensor,
+        t: &Tensor,
+        eps: &Tensor,
+        (c_skip, c_out): (&[f32], &[f32]),
+    ) -> candle_core::Result<(f64, GradStore)> {
+        let net = self.snapshot::<f32>(shape)?;
+        let rows = x.dim(0)?;
+        let emb = self.time.forward(t)?;
+        let shift_tensors: Vec<Tensor> =
+            self.blocks_in_run_order().map(|b| b.time.forward(&emb)).collect::<candle_core::Result<_>>()?;
+        let shifts: Vec<Vec<f32>> = shift_tensors.iter().map(values).collect::<candle_core::Result<_>>()?;
+        let (xv, ev) = (values::<f32>(x)?, values::<f32>(eps)?);
+        let f = net.features();
+        if xv.len() != rows * f || ev.len() != xv.len() || c_skip.len() != rows || c_out.len() != rows {
+            candle_core::bail!("U-Net training batch: windows of {f} values expected");
+        }
+        let count = xv.len() as f64;
+        let mut loss = 0.0;
+        let (_, grads) = net.train_gradients(&xv, rows, &shifts, |out| {
+            let mut g = vec![0f32; out.len()];
+            for (w, ((g, o), (x, e))) in g
+                .chunks_exact_mut(f)
+                .zip(out.chunks_exact(f))
+                .zip(xv.chunks_exact(f).zip(ev.chunks_exact(f)))
+                .enumerate()
+            {
+                let (skip, scale) = (c_skip[w], c_out[w]);
+                for (((g, o), x), e) in g.iter_mut().zip(o).zip(x).zip(e) {
+                    let r = skip * x + scale * o - e;
+                    loss += (r as f64) * (r as f64);
+                    *g = (2.0 * scale as f64 * r as f64 / count) as f32;
+                }
+            }
+            g
+        })?;
+        let device = x.device();
+        let mut surrogate = Tensor::zeros((), candle_core::DType::F32, device)?;
+        for (shift, g) in shift_tensors.iter().zip(grads.shifts) {
+            let g = Tensor::from_vec(g, shift.shape(), device)?;
+            surrogate = (surrogate + (shift * g)?.sum_all()?)?;
+        }
+        let mut store = surrogate.backward()?;
+        let mut put = |conv: &CircularConv, frozen: &GridConv<f32>, grad: &ConvGrad<f32>| -> candle_core::Result<()> {
+            let (weight, bias) = conv.tensors();
+            let dw = Tensor::from_vec(grad.weight_in_candle_layout(frozen), weight.shape(), device)?;
+            store.insert(weight, dw);
+            store.insert(bias, Tensor::from_vec(grad.bias.clone(), bias.shape(), device)?);
+            Ok(())
+        };
+        put(&self.input, &net.input, &grads.input)?;
+        put(&self.output, &net.output, &grads.output)?;
+        for ((block, frozen), grad) in self.blocks_in_run_order().zip(net.blocks()).zip(&grads.blocks) {
+            put(&block.first, &frozen.first, &grad.first)?;
+            put(&block.second, &frozen.second, &grad.second)?;
+            if let (Some(conv), Some(fz), Some(g)) = (&block.skip, &frozen.skip, &grad.skip) {
+                put(conv, fz, g)?;
+            }
+        }
+        Ok((loss / count, store))
     }
 
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {

@@ -43,6 +43,54 @@ fn median_time(repeats: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> any
     Ok(times[times.len() / 2])
 }
 
+type Row = (String, &'static str, Duration, f64);
+
+/// One training step's loss and weight gradients (no optimiser update) of a trainable network,
+/// by candle's autograd and, where the network has them, by the direct kernels.
+fn training_rows(
+    case: &Case,
+    repeats: usize,
+    device: &Device,
+    selected: &dyn Fn(&str) -> bool,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let names =
+        [format!("{} training step, autograd", case.name), format!("{} training step, direct kernels", case.name)];
+    if !names.iter().any(|n| selected(n)) {
+        return Ok(());
+    }
+    let varmap = VarMap::new();
+    let net = ScoreNetwork::new(&case.config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+    seeded_init(&varmap, 0)?;
+    let batch = case.training_batch;
+    let shape: Vec<usize> = [vec![batch, case.config.window], case.config.state_shape.clone()].concat();
+    let x = Tensor::randn(0f32, 1.0, shape.as_slice(), device)?;
+    let eps = Tensor::randn(0f32, 1.0, shape.as_slice(), device)?;
+    let t = Tensor::rand(0f32, 1.0, batch, device)?;
+    let flops = 3.0 * ScoreNetwork::flops_per_window(&case.config) * batch as f64;
+    let note = match batch {
+        256 => "256 windows",
+        64 => "64 windows",
+        _ => "32 windows",
+    };
+    if selected(&names[0]) {
+        let time = median_time(repeats, || {
+            let loss = (net.forward(&x, &t)? - &eps)?.sqr()?.mean_all()?;
+            loss.backward()?;
+            Ok(())
+        })?;
+        rows.push((names[0].clone(), note, time, flops));
+    }
+    if selected(&names[1]) && net.dsm_gradients(&x, &t, &eps)?.is_some() {
+        let time = median_time(repeats, || {
+            net.dsm_gradients(&x, &t, &eps)?;
+            Ok(())
+        })?;
+        rows.push((names[1].clone(), note, time, flops));
+    }
+    Ok(())
+}
+
 /// A network with constant (detached) weights, as sampling uses it.
 fn detached_network(config: &ModelConfig, device: &Device) -> anyhow::Result<ScoreNetwork> {
     let varmap = VarMap::new();
@@ -64,6 +112,8 @@ struct Case {
     /// Windows per network call: samples × (L − 2k).
     batch: usize,
     batch_note: &'static str,
+    /// Windows per training step.
+    training_batch: usize,
 }
 
 fn config(system: &str, state_shape: Vec<usize>, window: usize, architecture: Architecture) -> ModelConfig {
@@ -157,6 +207,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         config: config("lorenz63", vec![3], 5, Architecture::Mlp(MlpConfig::default())),
         batch: 64 * 61,
         batch_note: "64 samples × 61 windows",
+        training_batch: 256,
     }];
     if !args.mlp_only {
         let unet = UnetConfig { channels: vec![32, 64], ..UnetConfig::default() };
@@ -165,12 +216,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             config: config("lorenz96", vec![40], 5, Architecture::Unet1d(unet.clone())),
             batch: 16 * 28,
             batch_note: "16 samples × 28 windows",
+            training_batch: 64,
         });
         cases.push(Case {
             name: "U-Net 2-D 32,64, 32×32 field window 5",
             config: config("field", vec![32, 32], 5, Architecture::Unet2d(unet)),
             batch: 4 * 12,
             batch_note: "4 samples × 12 windows",
+            training_batch: 32,
         });
         let kolmogorov = UnetConfig { channels: vec![16, 32, 64], blocks: 1, ..UnetConfig::default() };
         cases.push(Case {
@@ -178,6 +231,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             config: config("kolmogorov", vec![32, 32], 5, Architecture::Unet2d(kolmogorov)),
             batch: 8 * 12,
             batch_note: "8 samples × 12 windows",
+            training_batch: 32,
         });
     }
 
@@ -242,6 +296,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             };
             rows.push((row_name(what), case.batch_note, time, passes * flops));
         }
+    }
+    for case in &cases {
+        training_rows(case, args.repeats, &device, &selected, &mut rows).with_context(|| case.name)?;
     }
     if selected("Lorenz-63 k4 composed score") {
         lorenz63_evaluation_rows(args.repeats, &device, &mut rows)?;

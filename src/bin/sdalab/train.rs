@@ -126,6 +126,7 @@ struct TrainerState {
 const STATE_FILE: &str = "trainer_state.json";
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    crate::keep_freed_memory();
     let state_path = args.out.join(STATE_FILE);
     if args.resume {
         ensure!(state_path.is_file(), "{}: nothing to resume (no {STATE_FILE})", args.out.display());
@@ -263,10 +264,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             if let Some(check) = check_now {
                 bar.set_message("checking unconditional samples");
                 row.prior = check.run(&trainer, &device)?;
-                bar.println(format!(
-                    "step {step}: prior std ratio {:.3}, transition log-density {:.2}, energy factor {:.2}",
-                    row.prior.std_ratio, row.prior.log_density, row.prior.energy_factor
-                ));
+                bar.suspend(|| {
+                    eprintln!(
+                        "step {step}: validation loss {validation:.4}, prior std ratio {:.3}, transition log-density \
+                         {:.2}, energy factor {:.2}",
+                        row.prior.std_ratio, row.prior.log_density, row.prior.energy_factor
+                    )
+                });
             }
             rows.push(row);
             last_validation = Some(validation);
