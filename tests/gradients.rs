@@ -357,6 +357,8 @@ fn direct_unet_training_gradients_match_autograd() {
         let (direct_loss, direct) = net.dsm_gradients(&x, &t, &eps).unwrap().expect("a U-Net trains directly");
         let candle_loss = loss.to_scalar::<f32>().unwrap() as f64;
         assert!((direct_loss - candle_loss).abs() < 1e-5 * candle_loss, "loss {direct_loss} vs {candle_loss}");
+        let validation = net.dsm_loss(&x, &t, &eps).unwrap().expect("a U-Net evaluates directly");
+        assert!((validation - candle_loss).abs() < 1e-5 * candle_loss, "loss alone {validation} vs {candle_loss}");
         let vars = varmap.data().lock().unwrap();
         assert!(vars.len() > 20, "{} variables", vars.len());
         for (name, var) in vars.iter() {

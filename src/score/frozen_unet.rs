@@ -14,6 +14,8 @@
 use candle_core::{Device, Tensor, WithDType};
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
 use super::buffer_pool::BufferPool;
 use super::frozen::{FrozenTape, values};
 use super::fused::RowKernels;
@@ -87,7 +89,9 @@ pub struct FrozenUnet<T> {
     pub(super) down: Vec<Vec<FrozenBlock<T>>>,
     pub(super) up: Vec<Vec<FrozenBlock<T>>>,
     pub(super) output: GridConv<T>,
-    pub(super) pool: BufferPool<T>,
+    /// Buffers for activations, tapes and gradients; shared between the snapshots a training
+    /// run takes of its weights at every step.
+    pub(super) pool: Arc<BufferPool<T>>,
 }
 
 /// What one block keeps: its normalised input with each window's `1/σ`, the pre-activation of
@@ -211,7 +215,13 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
             }
             grids.push(coarse);
         }
-        Ok(Self { window, grids, time, input, down, up, output, pool: BufferPool::default() })
+        Ok(Self { window, grids, time, input, down, up, output, pool: Arc::default() })
+    }
+
+    /// The same network drawing its buffers from `pool`.
+    pub(super) fn with_pool(mut self, pool: Arc<BufferPool<T>>) -> Self {
+        self.pool = pool;
+        self
     }
 
     /// Values per window: `window` states of the grid's cells.

@@ -76,6 +76,23 @@ impl ScoreNetwork {
     /// f32 on the CPU: 3–6× faster than candle's autograd, `sdalab bench --only training`);
     /// `None` otherwise, for the caller to use candle's autograd.
     pub fn dsm_gradients(&self, x: &Tensor, t: &Tensor, eps: &Tensor) -> candle_core::Result<Option<(f64, GradStore)>> {
+        let Some((unet, c_skip, c_out)) = self.direct_training(x, t)? else { return Ok(None) };
+        unet.dsm_gradients(&self.state_shape, x, t, eps, (&c_skip, &c_out)).map(Some)
+    }
+
+    /// The denoising loss of [`Self::dsm_gradients`] without gradients (validation).
+    pub fn dsm_loss(&self, x: &Tensor, t: &Tensor, eps: &Tensor) -> candle_core::Result<Option<f64>> {
+        let Some((unet, c_skip, c_out)) = self.direct_training(x, t)? else { return Ok(None) };
+        unet.dsm_loss(&self.state_shape, x, t, eps, (&c_skip, &c_out)).map(Some)
+    }
+
+    /// The U-Net and each window's preconditioning, where the direct kernels can train it.
+    #[allow(clippy::type_complexity)]
+    fn direct_training(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+    ) -> candle_core::Result<Option<(&CircularUnet, Vec<f32>, Vec<f32>)>> {
         let RawNetwork::Unet(unet) = &self.raw else { return Ok(None) };
         if x.dtype() != DType::F32 || !x.device().is_cpu() {
             return Ok(None);
@@ -88,7 +105,7 @@ impl ScoreNetwork {
                 (skip as f32, out as f32)
             })
             .unzip();
-        unet.dsm_gradients(&self.state_shape, x, t, eps, (&c_skip, &c_out)).map(Some)
+        Ok(Some((unet, c_skip, c_out)))
     }
 
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {

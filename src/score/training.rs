@@ -227,9 +227,12 @@ impl Trainer {
         let mut total = 0.0;
         for start in (0..n).step_by(chunk) {
             let len = chunk.min(n - start);
-            let pred = network.forward(&x.narrow(0, start, len)?, &t.narrow(0, start, len)?)?;
-            let err = (pred - eps.narrow(0, start, len)?)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
-            total += err;
+            let (x, t, eps) = (x.narrow(0, start, len)?, t.narrow(0, start, len)?, eps.narrow(0, start, len)?);
+            let mean = match network.dsm_loss(&x, &t, &eps)? {
+                Some(mean) => mean,
+                None => (network.forward(&x, &t)? - &eps)?.sqr()?.mean_all()?.to_scalar::<f32>()? as f64,
+            };
+            total += mean * eps.elem_count() as f64;
         }
         Ok(total / eps.elem_count() as f64)
     }

@@ -5,12 +5,15 @@
 //! pooling down and nearest upsampling up, with additive skips. Every convolution pads
 //! circularly, so the network respects the periodic domain.
 
+use std::sync::Arc;
+
 use candle_core::backprop::GradStore;
 use candle_core::{D, Module, Tensor, WithDType};
 use candle_nn::{Linear, VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
 use super::TimeEmbedding;
+use super::buffer_pool::BufferPool;
 use super::circular_conv2d::{circular_conv2d_add, circular_pad};
 use super::frozen::{is_frozen, values};
 use super::frozen_unet::{FrozenBlock, FrozenUnet};
@@ -213,6 +216,9 @@ impl ResidualBlock {
 /// Keys: `time`, `input`, `down.{level}.{block}`, `up.{level}.{block}`, `output`.
 #[derive(Debug, Clone)]
 pub struct CircularUnet {
+    /// Buffers of the direct kernels that train the network, kept from one step to the next
+    /// (fresh ones every step cost the kernel zeroing their pages: 18% of a training step).
+    training_buffers: Arc<BufferPool<f32>>,
     rank: usize,
     time: TimeEmbedding,
     input: CircularConv,
@@ -243,6 +249,7 @@ impl CircularUnet {
             cin = c;
         }
         Ok(Self {
+            training_buffers: Arc::default(),
             rank,
             time: TimeEmbedding::new(cfg.frequencies, cfg.embedding, vb.pp("time"))?,
             input: CircularConv::new(rank, window, first, cfg.kernel, vb.pp("input"))?,
@@ -290,6 +297,41 @@ impl CircularUnet {
         Ok(net)
     }
 
+    /// Each block's time shift `[B, cout]` for times `t` `[B]`, blocks in run order.
+    fn time_shifts(&self, t: &Tensor) -> candle_core::Result<Vec<Tensor>> {
+        let emb = self.time.forward(t)?;
+        self.blocks_in_run_order().map(|b| b.time.forward(&emb)).collect()
+    }
+
+    /// The denoising loss of [`Self::dsm_gradients`] alone, through the direct kernels.
+    pub(super) fn dsm_loss(
+        &self,
+        shape: &[usize],
+        x: &Tensor,
+        t: &Tensor,
+        eps: &Tensor,
+        (c_skip, c_out): (&[f32], &[f32]),
+    ) -> candle_core::Result<f64> {
+        let net = self.snapshot::<f32>(shape)?.with_pool(self.training_buffers.clone());
+        let rows = x.dim(0)?;
+        let shifts: Vec<Vec<f32>> =
+            self.time_shifts(&t.detach())?.iter().map(values).collect::<candle_core::Result<_>>()?;
+        let (xv, ev) = (values::<f32>(x)?, values::<f32>(eps)?);
+        let f = net.features();
+        if xv.len() != rows * f || ev.len() != xv.len() || c_skip.len() != rows || c_out.len() != rows {
+            candle_core::bail!("U-Net batch: windows of {f} values expected");
+        }
+        let (out, _tape) = net.forward_with(&xv, rows, super::frozen_unet::Shifts::PerWindow(&shifts))?;
+        let mut sum = 0.0;
+        for (w, (o, (x, e))) in out.chunks_exact(f).zip(xv.chunks_exact(f).zip(ev.chunks_exact(f))).enumerate() {
+            for ((o, x), e) in o.iter().zip(x).zip(e) {
+                let r = (c_skip[w] * x + c_out[w] * o - e) as f64;
+                sum += r * r;
+            }
+        }
+        Ok(sum / xv.len() as f64)
+    }
+
     /// The blocks in the order they run: down the levels, then up from the coarsest.
     fn blocks_in_run_order(&self) -> impl Iterator<Item = &ResidualBlock> {
         self.down.iter().chain(self.up.iter().rev()).flatten()
@@ -307,11 +349,9 @@ impl CircularUnet {
         eps: &Tensor,
         (c_skip, c_out): (&[f32], &[f32]),
     ) -> candle_core::Result<(f64, GradStore)> {
-        let net = self.snapshot::<f32>(shape)?;
+        let net = self.snapshot::<f32>(shape)?.with_pool(self.training_buffers.clone());
         let rows = x.dim(0)?;
-        let emb = self.time.forward(t)?;
-        let shift_tensors: Vec<Tensor> =
-            self.blocks_in_run_order().map(|b| b.time.forward(&emb)).collect::<candle_core::Result<_>>()?;
+        let shift_tensors = self.time_shifts(t)?;
         let shifts: Vec<Vec<f32>> = shift_tensors.iter().map(values).collect::<candle_core::Result<_>>()?;
         let (xv, ev) = (values::<f32>(x)?, values::<f32>(eps)?);
         let f = net.features();
