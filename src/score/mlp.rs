@@ -1,10 +1,15 @@
 //! Residual MLP for windows of flat states (Lorenz-63).
 
+use std::sync::Arc;
+
+use candle_core::backprop::GradStore;
 use candle_core::{D, Tensor};
 use candle_nn::{VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
 use super::TimeEmbedding;
+use super::buffer_pool::BufferPool;
+use super::frozen::values;
 use super::frozen_mlp::FrozenMlp;
 use super::fused::RowKernels;
 use super::layers::{FastLinear, layer_norm, silu};
@@ -62,6 +67,8 @@ pub struct ResidualMlp {
     blocks: Vec<ResidualBlock>,
     output: FastLinear,
     features: usize,
+    /// Buffers of the direct kernels that train the network, kept from one step to the next.
+    training_buffers: Arc<BufferPool<f32>>,
 }
 
 impl ResidualMlp {
@@ -75,6 +82,7 @@ impl ResidualMlp {
             blocks,
             output: FastLinear::new(linear(cfg.width, features, vb.pp("output"))?),
             features,
+            training_buffers: Arc::default(),
         })
     }
 
@@ -94,6 +102,78 @@ impl ResidualMlp {
     pub(super) fn frozen<T: RowKernels>(&self) -> candle_core::Result<Option<FrozenMlp<T>>> {
         let blocks: Vec<(&FastLinear, &FastLinear)> = self.blocks.iter().map(|b| (&b.expand, &b.contract)).collect();
         FrozenMlp::new(&self.time, &self.input, &blocks, &self.output, self.features)
+    }
+
+    /// The denoising loss `mean((c_skip·x + c_out·F(x, t) − ε)²)` of a batch (`c_skip`, `c_out`
+    /// per row) and the gradients of every weight, through the direct kernels
+    /// ([`FrozenMlp::train_gradients`]); the time embedding's share of the input layer, and the
+    /// embedding itself, by candle's autograd given the gradient of that shift.
+    pub(super) fn dsm_gradients(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+        eps: &Tensor,
+        (c_skip, c_out): (&[f32], &[f32]),
+    ) -> candle_core::Result<(f64, GradStore)> {
+        let blocks: Vec<(&FastLinear, &FastLinear)> = self.blocks.iter().map(|b| (&b.expand, &b.contract)).collect();
+        let net = FrozenMlp::<f32>::snapshot(&self.time, &self.input, &blocks, &self.output, self.features)?
+            .with_pool(self.training_buffers.clone());
+        let f = self.features;
+        let rows = x.dim(0)?;
+        // The input layer's time part and bias, per row: W_t·emb(t) + b.
+        let weight = self.input.weight();
+        let embedding = weight.dim(1)? - f;
+        let w_t = weight.narrow(1, f, embedding)?;
+        let mut shift = self.time.forward(t)?.matmul(&w_t.t()?)?;
+        if let Some(bias) = self.input.bias() {
+            shift = shift.broadcast_add(bias)?;
+        }
+        let (xv, ev, sv) = (values::<f32>(x)?, values::<f32>(eps)?, values::<f32>(&shift)?);
+        if xv.len() != rows * f || ev.len() != xv.len() || c_skip.len() != rows || c_out.len() != rows {
+            candle_core::bail!("MLP training batch: rows of {f} values expected");
+        }
+        let count = xv.len() as f64;
+        let mut loss = 0.0;
+        let (_, grads) = net.train_gradients(&xv, rows, &sv, |out| {
+            let mut g = vec![0f32; out.len()];
+            let rows = g.chunks_exact_mut(f).zip(out.chunks_exact(f)).zip(xv.chunks_exact(f).zip(ev.chunks_exact(f)));
+            for (r, ((g, o), (x, e))) in rows.enumerate() {
+                for (((g, o), x), e) in g.iter_mut().zip(o).zip(x).zip(e) {
+                    let residual = (c_skip[r] * x + c_out[r] * o - e) as f64;
+                    loss += residual * residual;
+                    *g = (2.0 * c_out[r] as f64 * residual / count) as f32;
+                }
+            }
+            g
+        })?;
+        let device = x.device();
+        let g_shift = Tensor::from_vec(grads.shift, shift.shape(), device)?;
+        let mut store = (shift * g_shift)?.sum_all()?.backward()?;
+        // The input weight: the state columns from the kernels, the embedding columns from autograd.
+        let width = weight.dim(0)?;
+        let from_time = match store.get(weight) {
+            Some(g) => values::<f32>(g)?,
+            None => vec![0.0; width * (f + embedding)],
+        };
+        let mut input = Vec::with_capacity(width * (f + embedding));
+        for (state, time) in grads.input_x.chunks_exact(f).zip(from_time.chunks_exact(f + embedding)) {
+            input.extend_from_slice(state);
+            input.extend_from_slice(&time[f..]);
+        }
+        store.insert(weight, Tensor::from_vec(input, weight.shape(), device)?);
+        let mut put = |layer: &FastLinear, weight: Vec<f32>, bias: Vec<f32>| -> candle_core::Result<()> {
+            store.insert(layer.weight(), Tensor::from_vec(weight, layer.weight().shape(), device)?);
+            if let Some(b) = layer.bias() {
+                store.insert(b, Tensor::from_vec(bias, b.shape(), device)?);
+            }
+            Ok(())
+        };
+        put(&self.output, grads.output, grads.output_bias)?;
+        for (block, [expand, expand_bias, contract, contract_bias]) in self.blocks.iter().zip(grads.blocks) {
+            put(&block.expand, expand, expand_bias)?;
+            put(&block.contract, contract, contract_bias)?;
+        }
+        Ok((loss / count, store))
     }
 
     /// Multiply-add FLOPs of one forward pass per row (matrix products only).

@@ -72,12 +72,34 @@ impl ScoreNetwork {
     }
 
     /// The denoising loss `mean((ε_φ(x, t) − ε)²)` of a training batch and the gradients of
-    /// every weight, through direct kernels where the network has them for training (a U-Net in
-    /// f32 on the CPU: 3–6× faster than candle's autograd, `sdalab bench --only training`);
-    /// `None` otherwise, for the caller to use candle's autograd.
+    /// every weight, through direct kernels where the network has them for training (f32 on the
+    /// CPU; `sdalab bench --only "training step"` sets them beside candle's autograd); `None`
+    /// otherwise, for the caller to use candle's autograd.
     pub fn dsm_gradients(&self, x: &Tensor, t: &Tensor, eps: &Tensor) -> candle_core::Result<Option<(f64, GradStore)>> {
-        let Some((unet, c_skip, c_out)) = self.direct_training(x, t)? else { return Ok(None) };
-        unet.dsm_gradients(&self.state_shape, x, t, eps, (&c_skip, &c_out)).map(Some)
+        if x.dtype() != DType::F32 || !x.device().is_cpu() {
+            return Ok(None);
+        }
+        let (c_skip, c_out) = self.preconditioning_rows(t)?;
+        match &self.raw {
+            RawNetwork::Unet(unet) => unet.dsm_gradients(&self.state_shape, x, t, eps, (&c_skip, &c_out)).map(Some),
+            RawNetwork::Mlp(mlp) => {
+                let rows = x.dim(0)?;
+                let flat = |v: &Tensor| v.reshape((rows, ()));
+                mlp.dsm_gradients(&flat(x)?, t, &flat(eps)?, (&c_skip, &c_out)).map(Some)
+            }
+        }
+    }
+
+    /// `(c_skip, c_out)` of each row's time.
+    fn preconditioning_rows(&self, t: &Tensor) -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+        let times = t.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        Ok(times
+            .iter()
+            .map(|&t| {
+                let (skip, out) = self.preconditioning(t);
+                (skip as f32, out as f32)
+            })
+            .unzip())
     }
 
     /// The denoising loss of [`Self::dsm_gradients`] without gradients (validation).

@@ -140,6 +140,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     ensure!(args.log_every >= 1 && args.save_every >= 1, "--log-every and --save-every must be at least 1");
     ensure!(args.lr.is_finite() && args.lr > 0.0, "--lr must be positive");
     ensure!((0.0..1.0).contains(&args.ema_decay), "--ema-decay must be in [0, 1)");
+    ensure!(args.check_samples.is_none_or(|n| n >= 2), "--check-samples must be at least 2");
     let system = args.system.load()?;
     let chain = system.chain();
     let (device, device_name) = select_device();
@@ -227,7 +228,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let normalisation = Normalisation::new(config.center.clone(), config.scale.clone());
     let data = TrainingData::new(&values, &shape, &normalisation, args.valid_fraction, &device)?;
-    let check = if args.check_every > 0 { Some(PriorCheck::new(&system, args, &values, &shape)?) } else { None };
+    // The linear system's score is exact: there is no learned prior to check.
+    let check = if args.check_every > 0 && !matches!(system, System::Linear(_)) {
+        Some(PriorCheck::new(&system, args, config.window, &values, &shape)?)
+    } else {
+        None
+    };
     drop(values);
     let mut trainer = Trainer::new(config.clone(), data, settings.clone(), &device)?;
     if args.resume {
@@ -326,13 +332,20 @@ struct PriorCheck<'a> {
 }
 
 impl<'a> PriorCheck<'a> {
-    fn new(system: &'a System, args: &TrainArgs, values: &[f32], shape: &[usize]) -> anyhow::Result<Self> {
+    fn new(
+        system: &'a System,
+        args: &TrainArgs,
+        window: usize,
+        values: &[f32],
+        shape: &[usize],
+    ) -> anyhow::Result<Self> {
         let fields = matches!(system, System::Kolmogorov(_));
         let (samples, length, tau) = match system {
             System::Lorenz63(_) => (64, 65, 0.25),
             System::Lorenz96(_) => (64, 32, 0.25),
             _ => (8, 16, 0.5),
         };
+        let length = length.max(window);
         let sampling = PriorSampling {
             samples: args.check_samples.unwrap_or(samples),
             length,
