@@ -293,3 +293,53 @@ fn bundled_checkpoints_load_and_describe_themselves() {
     }
     assert!(count >= 1, "no bundled checkpoints in {}", root.display());
 }
+
+/// `--check-every` logs unconditional samples of the averaged weights against the simulator in
+/// loss.csv (rows at multiples of it, even between --log-every rows), with an extra panel in
+/// loss.png; Kolmogorov runs check against their held-out trajectories' spectrum instead.
+#[test]
+fn training_logs_unconditional_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checked");
+    ok(&sdalab(&format!(
+        "train --system lorenz63 --window 3 --width 32 --depth 1 --embedding 16 --steps 40 --batch 64 \
+         --trajectories 8 --length 64 --log-every 40 --save-every 40 --check-every 20 --check-samples 4 \
+         --check-steps 4 --out {}",
+        out.display()
+    )));
+    let rows = sdalab::export::read_loss_csv(&out.join("loss.csv")).unwrap();
+    let checked: Vec<usize> = rows.iter().filter(|r| r.prior.std_ratio.is_finite()).map(|r| r.step).collect();
+    assert_eq!(checked, vec![20, 40], "{rows:?}");
+    for r in rows.iter().filter(|r| r.step > 0) {
+        assert!(r.prior.energy_factor.is_nan(), "no spectrum for Lorenz-63");
+        assert!(r.prior.std_ratio > 0.0 && r.prior.log_density.is_finite(), "{r:?}");
+    }
+    let (short, tall) = (image_height(&out.join("loss.png")), 500);
+    assert!(short > tall, "loss.png has no check panels ({short} px tall)");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["training"]["ema_decay"], 0.999);
+
+    let truths = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/presets/kolmogorov-truths.npy");
+    let fields = dir.path().join("fields");
+    ok(&sdalab(&format!(
+        "train --system kolmogorov --arch unet2d --channels 4,8 --blocks 1 --embedding 8 --window 3 --data {} \
+         --valid-fraction 0.25 --steps 4 --batch 4 --log-every 4 --check-every 4 --check-samples 2 --check-steps 2 \
+         --out {}",
+        truths.display(),
+        fields.display()
+    )));
+    let rows = sdalab::export::read_loss_csv(&fields.join("loss.csv")).unwrap();
+    let last = rows.last().unwrap();
+    assert_eq!(last.step, 4);
+    assert!(
+        last.prior.energy_factor >= 1.0 && last.prior.std_ratio > 0.0 && last.prior.log_density.is_nan(),
+        "{last:?}"
+    );
+}
+
+fn image_height(png: &Path) -> u32 {
+    let bytes = std::fs::read(png).unwrap();
+    // The IHDR chunk: width then height, big-endian, from byte 16.
+    u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]])
+}
