@@ -149,6 +149,20 @@ impl Grid {
         self.shape.iter().product()
     }
 
+    /// The windows of `x` (`cin` planes each) unfolded into `cols`, `[taps·cin][n]` with `n` the
+    /// tile's cells (windows × cells): row `tap·cin + i` holds plane `i` shifted by `tap`.
+    fn unfold<T: WithDType>(&self, x: &[T], cin: usize, n: usize, cols: &mut Vec<T>) {
+        let cells = self.cells();
+        cols.resize(n * self.shifts.len() * cin, T::zero());
+        for (w, xw) in x.chunks_exact(cin * cells).enumerate() {
+            for (i, plane) in xw.chunks_exact(cells).enumerate() {
+                for (tap, shift) in self.shifts.iter().enumerate() {
+                    shift.apply(plane, &mut cols[(tap * cin + i) * n + w * cells..][..cells]);
+                }
+            }
+        }
+    }
+
     /// Taps of the kernel the grid was built for.
     pub fn taps(&self) -> usize {
         self.shifts.len()
@@ -362,14 +376,7 @@ impl<T: WithDType> GridConv<T> {
         for (xt, gt) in x.chunks(per_tile * cin * cells).zip(g.chunks(per_tile * cout * cells)) {
             let count = gt.len() / (cout * cells);
             let n = count * cells;
-            scratch.cols.resize(n * depth, T::zero());
-            for (w, xw) in xt.chunks_exact(cin * cells).enumerate() {
-                for (i, plane) in xw.chunks_exact(cells).enumerate() {
-                    for (tap, shift) in grid.shifts.iter().enumerate() {
-                        shift.apply(plane, &mut scratch.cols[(tap * cin + i) * n + w * cells..][..cells]);
-                    }
-                }
-            }
+            grid.unfold(xt, cin, n, &mut scratch.cols);
             for (w, gw) in gt.chunks_exact(cout * cells).enumerate() {
                 let lhs = (&scratch.cols[w * cells..n * depth], Strides { row: n, col: 1 });
                 gemm_strided((&mut grad.weight, dst), true, lhs, (gw, planes), (depth, cells, cout), Threads::One);
@@ -412,14 +419,7 @@ fn correlate<T: WithDType>(
     for (xt, ot) in x.chunks(per_tile * cin * cells).zip(out.chunks_mut(per_tile * cout * cells)) {
         let count = ot.len() / (cout * cells);
         let n = count * cells;
-        scratch.cols.resize(n * depth, T::zero());
-        for (w, xw) in xt.chunks_exact(cin * cells).enumerate() {
-            for (i, plane) in xw.chunks_exact(cells).enumerate() {
-                for (tap, shift) in grid.shifts.iter().enumerate() {
-                    shift.apply(plane, &mut scratch.cols[(tap * cin + i) * n + w * cells..][..cells]);
-                }
-            }
-        }
+        grid.unfold(xt, cin, n, &mut scratch.cols);
         let lhs = (&scratch.cols[..n * depth], Strides { row: 1, col: n });
         if count == 1 {
             gemm_strided((ot, planes), accumulate, lhs, rhs, (n, depth, cout), Threads::One);

@@ -13,6 +13,7 @@ use super::frozen::values;
 use super::frozen_mlp::FrozenMlp;
 use super::fused::RowKernels;
 use super::layers::{FastLinear, layer_norm, silu};
+use super::network::dsm_loss_and_output_gradient;
 
 /// Sizes of a [`ResidualMlp`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,18 +133,10 @@ impl ResidualMlp {
         if xv.len() != rows * f || ev.len() != xv.len() || c_skip.len() != rows || c_out.len() != rows {
             candle_core::bail!("MLP training batch: rows of {f} values expected");
         }
-        let count = xv.len() as f64;
         let mut loss = 0.0;
         let (_, grads) = net.train_gradients(&xv, rows, &sv, |out| {
-            let mut g = vec![0f32; out.len()];
-            let rows = g.chunks_exact_mut(f).zip(out.chunks_exact(f)).zip(xv.chunks_exact(f).zip(ev.chunks_exact(f)));
-            for (r, ((g, o), (x, e))) in rows.enumerate() {
-                for (((g, o), x), e) in g.iter_mut().zip(o).zip(x).zip(e) {
-                    let residual = (c_skip[r] * x + c_out[r] * o - e) as f64;
-                    loss += residual * residual;
-                    *g = (2.0 * c_out[r] as f64 * residual / count) as f32;
-                }
-            }
+            let (mean, g) = dsm_loss_and_output_gradient(out, &xv, &ev, f, (c_skip, c_out));
+            loss = mean;
             g
         })?;
         let device = x.device();
@@ -173,7 +166,7 @@ impl ResidualMlp {
             put(&block.expand, expand, expand_bias)?;
             put(&block.contract, contract, contract_bias)?;
         }
-        Ok((loss / count, store))
+        Ok((loss, store))
     }
 
     /// Multiply-add FLOPs of one forward pass per row (matrix products only).

@@ -156,3 +156,28 @@ impl ScoreNetwork {
         }
     }
 }
+
+/// The denoising loss `mean((c_skip·x + c_out·F − ε)²)` of a batch of rows of `features` values
+/// given the raw network's output `out` (`c_skip`, `c_out` per row), and its gradient with respect
+/// to `out`.
+pub(super) fn dsm_loss_and_output_gradient(
+    out: &[f32],
+    x: &[f32],
+    eps: &[f32],
+    features: usize,
+    (c_skip, c_out): (&[f32], &[f32]),
+) -> (f64, Vec<f32>) {
+    let count = x.len() as f64;
+    let mut sum = 0.0;
+    let mut g = vec![0f32; out.len()];
+    let rows = g.chunks_exact_mut(features).zip(out.chunks_exact(features));
+    for (r, ((g, o), (x, e))) in rows.zip(x.chunks_exact(features).zip(eps.chunks_exact(features))).enumerate() {
+        let (skip, scale) = (c_skip[r], c_out[r]);
+        for (((g, o), x), e) in g.iter_mut().zip(o).zip(x).zip(e) {
+            let residual = (skip * x + scale * o - e) as f64;
+            sum += residual * residual;
+            *g = (2.0 * scale as f64 * residual / count) as f32;
+        }
+    }
+    (sum / count, g)
+}

@@ -20,6 +20,7 @@ use super::frozen_unet::{FrozenBlock, FrozenUnet};
 use super::fused::RowKernels;
 use super::grid_conv::{ConvGrad, GridConv};
 use super::layers::{sample_norm, sample_norm_silu, silu};
+use super::network::dsm_loss_and_output_gradient;
 
 /// Sizes of a U-Net.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -322,14 +323,7 @@ impl CircularUnet {
             candle_core::bail!("U-Net batch: windows of {f} values expected");
         }
         let (out, _tape) = net.forward_with(&xv, rows, super::frozen_unet::Shifts::PerWindow(&shifts))?;
-        let mut sum = 0.0;
-        for (w, (o, (x, e))) in out.chunks_exact(f).zip(xv.chunks_exact(f).zip(ev.chunks_exact(f))).enumerate() {
-            for ((o, x), e) in o.iter().zip(x).zip(e) {
-                let r = (c_skip[w] * x + c_out[w] * o - e) as f64;
-                sum += r * r;
-            }
-        }
-        Ok(sum / xv.len() as f64)
+        Ok(dsm_loss_and_output_gradient(&out, &xv, &ev, f, (c_skip, c_out)).0)
     }
 
     /// The blocks in the order they run: down the levels, then up from the coarsest.
@@ -358,23 +352,10 @@ impl CircularUnet {
         if xv.len() != rows * f || ev.len() != xv.len() || c_skip.len() != rows || c_out.len() != rows {
             candle_core::bail!("U-Net training batch: windows of {f} values expected");
         }
-        let count = xv.len() as f64;
         let mut loss = 0.0;
         let (_, grads) = net.train_gradients(&xv, rows, &shifts, |out| {
-            let mut g = vec![0f32; out.len()];
-            for (w, ((g, o), (x, e))) in g
-                .chunks_exact_mut(f)
-                .zip(out.chunks_exact(f))
-                .zip(xv.chunks_exact(f).zip(ev.chunks_exact(f)))
-                .enumerate()
-            {
-                let (skip, scale) = (c_skip[w], c_out[w]);
-                for (((g, o), x), e) in g.iter_mut().zip(o).zip(x).zip(e) {
-                    let r = skip * x + scale * o - e;
-                    loss += (r as f64) * (r as f64);
-                    *g = (2.0 * scale as f64 * r as f64 / count) as f32;
-                }
-            }
+            let (mean, g) = dsm_loss_and_output_gradient(out, &xv, &ev, f, (c_skip, c_out));
+            loss = mean;
             g
         })?;
         let device = x.device();
@@ -400,7 +381,7 @@ impl CircularUnet {
                 put(conv, fz, g)?;
             }
         }
-        Ok((loss / count, store))
+        Ok((loss, store))
     }
 
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> candle_core::Result<Tensor> {
