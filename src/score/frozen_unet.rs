@@ -469,19 +469,39 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
 
     /// The input gradient of one group for its output gradient `g_out`, into `out`.
     fn vjp_group(&self, g_out: &[T], tape: &GroupTape<T>, out: &mut [T]) {
+        let mut scratch = ConvScratch { cols: self.pool.take(0), product: self.pool.take(0) };
+        let g = self.walk_back(g_out, tape, &mut scratch, |block, grid, g, taped, _, scratch| {
+            self.block_vjp(block, grid, g, taped, scratch)
+        });
+        self.input.apply_transposed(&self.grids[0], &g, out, false, &mut scratch);
+        self.pool.give(g);
+        self.pool.give(scratch.cols);
+        self.pool.give(scratch.product);
+    }
+
+    /// The backward pass of one group from its output gradient `g_out` to the gradient at the
+    /// input convolution's output: through the output convolution and normalisation, then the
+    /// blocks in reverse run order by `block_step(block, grid, g, tape, run index, scratch)`,
+    /// with the levels' gathers, spreads and skips in between.
+    pub(super) fn walk_back(
+        &self,
+        g_out: &[T],
+        tape: &GroupTape<T>,
+        scratch: &mut ConvScratch<T>,
+        mut block_step: impl FnMut(&FrozenBlock<T>, &Grid, Vec<T>, &BlockTape<T>, usize, &mut ConvScratch<T>) -> Vec<T>,
+    ) -> Vec<T> {
         let pool = &self.pool;
         let windows = tape.windows;
-        let grid0 = &self.grids[0];
-        let mut scratch = ConvScratch { cols: pool.take(0), product: pool.take(0) };
         let mut g_normed = pool.take(tape.normed.len());
-        self.output.apply_transposed(grid0, g_out, &mut g_normed, false, &mut scratch);
+        self.output.apply_transposed(&self.grids[0], g_out, &mut g_normed, false, scratch);
         let mut zero = pool.take(g_normed.len());
         zero.fill(T::zero());
         let mut g = pool.take(g_normed.len());
         T::norm_grad_add_rows(&tape.normed, &tape.rstd, &g_normed, &zero, &mut g, tape.normed.len() / windows);
         pool.give(g_normed);
         pool.give(zero);
-        let mut taped = tape.blocks.iter().rev();
+        // Up from the finest level (the last to run), then down from the coarsest.
+        let mut index = tape.blocks.len();
         let mut g_skips = Vec::with_capacity(self.up.len());
         for (level, blocks) in self.up.iter().enumerate() {
             let grid = &self.grids[level];
@@ -491,9 +511,8 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
                 g = self.remap(g, len, |x, out| fine.gather(x, out, 1.0));
             }
             for block in blocks.iter().rev() {
-                if let Some(t) = taped.next() {
-                    g = self.block_vjp(block, grid, g, t, &mut scratch);
-                }
+                index -= 1;
+                g = block_step(block, grid, g, &tape.blocks[index], index, scratch);
             }
             g_skips.push(self.copy_of(&g));
         }
@@ -504,9 +523,8 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
                 pool.give(g_skip);
             }
             for block in blocks.iter().rev() {
-                if let Some(t) = taped.next() {
-                    g = self.block_vjp(block, grid, g, t, &mut scratch);
-                }
+                index -= 1;
+                g = block_step(block, grid, g, &tape.blocks[index], index, scratch);
             }
             if level > 0 {
                 let fine = &self.grids[level - 1];
@@ -514,10 +532,7 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
                 g = self.remap(g, len, |x, out| fine.spread(x, out, 1.0 / fine.fan() as f64));
             }
         }
-        self.input.apply_transposed(grid0, &g, out, false, &mut scratch);
-        pool.give(g);
-        pool.give(scratch.cols);
-        pool.give(scratch.product);
+        g
     }
 }
 

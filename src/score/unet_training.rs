@@ -99,52 +99,13 @@ impl<T: WithDType + RowKernels> FrozenUnet<T> {
     /// The gradients from one group of windows: input `x`, output gradient `g_out`.
     fn group_gradients(&self, x: &[T], g_out: &[T], tape: &GroupTape<T>) -> UnetGrads<T> {
         let pool = &self.pool;
-        let windows = tape.windows;
-        let mut grads = self.zero_grads(windows);
+        let mut grads = self.zero_grads(tape.windows);
         let grid0 = &self.grids[0];
         let mut scratch = ConvScratch { cols: pool.take(0), product: pool.take(0) };
         self.output.accumulate_grads(grid0, &tape.normed, g_out, &mut grads.output, &mut scratch);
-        let mut g_normed = pool.take(tape.normed.len());
-        self.output.apply_transposed(grid0, g_out, &mut g_normed, false, &mut scratch);
-        let mut zero = pool.take(g_normed.len());
-        zero.fill(T::zero());
-        let mut g = pool.take(g_normed.len());
-        T::norm_grad_add_rows(&tape.normed, &tape.rstd, &g_normed, &zero, &mut g, tape.normed.len() / windows);
-        pool.give(g_normed);
-        pool.give(zero);
-        // Blocks backwards: up from the finest level (the last to run), then down from the
-        // coarsest; `index` is each block's place in the run order.
-        let mut index = tape.blocks.len();
-        let mut g_skips = Vec::with_capacity(self.up.len());
-        for (level, blocks) in self.up.iter().enumerate() {
-            let grid = &self.grids[level];
-            if level > 0 {
-                let fine = &self.grids[level - 1];
-                let len = g.len() / fine.fan();
-                g = self.remap(g, len, |x, out| fine.gather(x, out, 1.0));
-            }
-            for block in blocks.iter().rev() {
-                index -= 1;
-                g = self.block_gradients(block, grid, g, &tape.blocks[index], &mut grads, index, &mut scratch);
-            }
-            g_skips.push(self.copy_of(&g));
-        }
-        for (level, blocks) in self.down.iter().enumerate().rev() {
-            let grid = &self.grids[level];
-            if let Some(g_skip) = g_skips.pop() {
-                g.iter_mut().zip(&g_skip).for_each(|(g, s)| *g += *s);
-                pool.give(g_skip);
-            }
-            for block in blocks.iter().rev() {
-                index -= 1;
-                g = self.block_gradients(block, grid, g, &tape.blocks[index], &mut grads, index, &mut scratch);
-            }
-            if level > 0 {
-                let fine = &self.grids[level - 1];
-                let len = g.len() * fine.fan();
-                g = self.remap(g, len, |x, out| fine.spread(x, out, 1.0 / fine.fan() as f64));
-            }
-        }
+        let g = self.walk_back(g_out, tape, &mut scratch, |block, grid, g, taped, index, scratch| {
+            self.block_gradients(block, grid, g, taped, &mut grads, index, scratch)
+        });
         self.input.accumulate_grads(grid0, x, &g, &mut grads.input, &mut scratch);
         pool.give(g);
         pool.give(scratch.cols);
