@@ -237,3 +237,49 @@ fn classical_methods_write_posterior_ensembles() {
     let o = sdalab(&format!("assimilate --scenario {s} --method enks --samples 1 --out {}", never.display()));
     assert_rejected(&o, "at least 2", &never);
 }
+
+/// A scenario's `sampler` block chooses MMPS; with the linear system's exact score and no
+/// corrections the ensemble matches the Kalman/RTS posterior, and bad MMPS settings are refused.
+#[test]
+fn assimilate_takes_mmps_from_the_scenario_and_matches_the_kalman_posterior() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/linear-rotation.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&source).unwrap()).unwrap();
+    json["sampler"] =
+        serde_json::json!({ "guidance": "mmps", "mmps_iterations": 8, "samples": 512, "steps": 64, "corrections": 0 });
+    let path = dir.path().join("mmps.json");
+    std::fs::write(&path, json.to_string()).unwrap();
+    let out = dir.path().join("post.npy");
+    let o = sdalab(&format!("assimilate --scenario {} --out {}", path.display(), out.display()));
+    assert_ok(&o);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("Mmps { iterations: 8 }"), "{stderr}");
+    let scenario = Scenario::load(&path).unwrap();
+    let sdalab::dynamics::System::Linear(model) = &scenario.system else { panic!("a linear scenario") };
+    let rows: Vec<_> = scenario.observations.iter().map(|o| o.as_linear(2).unwrap()).collect();
+    let exact = model.smooth(scenario.length, &rows).unwrap();
+    let x = read_npy_f32(&out).unwrap();
+    let (n, per) = (512.0, scenario.length * 2);
+    let (mut sq, mut ratio) = (0.0, 0.0);
+    for i in 0..per {
+        let col: Vec<f64> = x.data.chunks(per).map(|m| m[i] as f64).collect();
+        let mean = col.iter().sum::<f64>() / n;
+        let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let exact_var = exact.covariances[i / 2][(i % 2, i % 2)];
+        sq += ((mean - exact.means[i / 2][i % 2]) / exact_var.sqrt()).powi(2);
+        ratio += var / exact_var;
+    }
+    let (rms, ratio) = ((sq / per as f64).sqrt(), ratio / per as f64);
+    assert!(rms < 0.15 && (0.8..=1.05).contains(&ratio), "RMS mean error {rms}, variance ratio {ratio}");
+    let refused = dir.path().join("refused.npy");
+    let o = sdalab(&format!(
+        "assimilate --scenario {} --guidance mmps --mmps-iterations 0 --out {}",
+        path.display(),
+        refused.display()
+    ));
+    assert_rejected(&o, "--mmps-iterations", &refused);
+    json["sampler"]["mmps_iterations"] = serde_json::json!(0);
+    std::fs::write(&path, json.to_string()).unwrap();
+    let o = sdalab(&format!("assimilate --scenario {} --out {}", path.display(), refused.display()));
+    assert_rejected(&o, "sampler.mmps_iterations", &refused);
+}

@@ -7,7 +7,7 @@ use std::process::Command;
 use sdalab::evaluation::{EvalRow, Regime, RowMethod, read_rows};
 
 const HEADER: &str = "case,obs,method,model,k,corrections,steps,tau,gamma,samples,particles,seed,\
-w1,floor,w1_over_floor,log_prior,log_likelihood,rmse,spread,seconds";
+w1,floor,w1_over_floor,log_prior,log_likelihood,rmse,spread,seconds,mmps_iterations";
 
 fn eval(out: &std::path::Path) -> std::process::Output {
     let args = "eval lorenz63 --cases 1 --obs lo --k 4 --corrections 0,4 --samples 64 --steps 32 \
@@ -62,6 +62,7 @@ fn eval_rejects_bad_settings_before_any_work() {
         ("--samples 128 --keep 64", "--keep"),
         ("--k 7", "lorenz63-k7"),
         ("--cases 0", "--cases"),
+        ("--mmps-iterations 0", "--mmps-iterations"),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_sdalab"))
             .args(["eval", "lorenz63", "--out"])

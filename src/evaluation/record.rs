@@ -13,8 +13,20 @@ pub enum RowMethod {
     /// SDA with the local score of window `2k+1`, `corrections` Langevin steps, step size `tau`,
     /// SDA guidance with variance inflation `gamma`.
     Sda { k: usize, corrections: usize, steps: usize, tau: f64, gamma: f64 },
+    /// The same sampler with MMPS guidance of `iterations` conjugate-gradient steps.
+    Mmps { k: usize, corrections: usize, steps: usize, tau: f64, iterations: usize },
     /// The first particle run against the second: the floor.
     Particle,
+}
+
+impl RowMethod {
+    /// `(k, corrections)` of a diffusion run; `None` for the particle floor.
+    pub fn k_c(&self) -> Option<(usize, usize)> {
+        match *self {
+            RowMethod::Sda { k, corrections, .. } | RowMethod::Mmps { k, corrections, .. } => Some((k, corrections)),
+            RowMethod::Particle => None,
+        }
+    }
 }
 
 /// One run's metrics against the case's reference (the second particle run).
@@ -61,17 +73,37 @@ impl EvalRow {
 }
 
 pub const HEADER: &str = "case,obs,method,model,k,corrections,steps,tau,gamma,samples,particles,seed,\
+w1,floor,w1_over_floor,log_prior,log_likelihood,rmse,spread,seconds,mmps_iterations";
+
+/// The header of files written before MMPS rows existed (no last column); still read.
+const HEADER_WITHOUT_MMPS: &str = "case,obs,method,model,k,corrections,steps,tau,gamma,samples,particles,seed,\
 w1,floor,w1_over_floor,log_prior,log_likelihood,rmse,spread,seconds";
 
 fn to_line(r: &EvalRow) -> String {
-    let (method, k, c, steps, tau, gamma) = match r.method {
-        RowMethod::Sda { k, corrections, steps, tau, gamma } => {
-            ("sda", k.to_string(), corrections.to_string(), steps.to_string(), tau.to_string(), gamma.to_string())
-        }
-        RowMethod::Particle => ("particle", String::new(), String::new(), String::new(), String::new(), String::new()),
+    let (method, k, c, steps, tau, gamma, iterations) = match r.method {
+        RowMethod::Sda { k, corrections, steps, tau, gamma } => (
+            "sda",
+            k.to_string(),
+            corrections.to_string(),
+            steps.to_string(),
+            tau.to_string(),
+            gamma.to_string(),
+            String::new(),
+        ),
+        RowMethod::Mmps { k, corrections, steps, tau, iterations } => (
+            "mmps",
+            k.to_string(),
+            corrections.to_string(),
+            steps.to_string(),
+            tau.to_string(),
+            String::new(),
+            iterations.to_string(),
+        ),
+        RowMethod::Particle => Default::default(),
     };
+    let method = if method.is_empty() { "particle" } else { method };
     format!(
-        "{},{},{method},{},{k},{c},{steps},{tau},{gamma},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{method},{},{k},{c},{steps},{tau},{gamma},{},{},{},{},{},{},{},{},{},{},{},{iterations}",
         r.case,
         r.regime.name(),
         r.model,
@@ -109,16 +141,20 @@ pub fn read_rows(path: &Path) -> Result<Vec<EvalRow>, EvaluationError> {
     };
     let format = |line: usize, message: String| EvaluationError::Format { path: path.into(), line, message };
     let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, h)) if h.trim() == HEADER => {}
+    let header = match lines.next() {
+        Some((_, h)) if h.trim() == HEADER => HEADER,
+        Some((_, h)) if h.trim() == HEADER_WITHOUT_MMPS => HEADER_WITHOUT_MMPS,
         _ => return Err(format(1, format!("expected the header `{HEADER}`"))),
-    }
-    lines.filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| parse_line(l).map_err(|m| format(i + 1, m))).collect()
+    };
+    lines
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| parse_line(l, header).map_err(|m| format(i + 1, m)))
+        .collect()
 }
 
-fn parse_line(line: &str) -> Result<EvalRow, String> {
+fn parse_line(line: &str, header: &str) -> Result<EvalRow, String> {
     let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-    let columns = HEADER.split(',').count();
+    let columns = header.split(',').count();
     if fields.len() != columns {
         return Err(format!("expected {columns} fields, found {}", fields.len()));
     }
@@ -128,8 +164,11 @@ fn parse_line(line: &str) -> Result<EvalRow, String> {
     let regime = Regime::parse(fields[1]).ok_or_else(|| format!("obs: expected `lo` or `hi`, got `{}`", fields[1]))?;
     let method = match fields[2] {
         "sda" => RowMethod::Sda { k: int(4)?, corrections: int(5)?, steps: int(6)?, tau: real(7)?, gamma: real(8)? },
+        "mmps" if columns > 20 => {
+            RowMethod::Mmps { k: int(4)?, corrections: int(5)?, steps: int(6)?, tau: real(7)?, iterations: int(20)? }
+        }
         "particle" => RowMethod::Particle,
-        other => return Err(format!("method: expected `sda` or `particle`, got `{other}`")),
+        other => return Err(format!("method: expected `sda`, `mmps` or `particle`, got `{other}`")),
     };
     Ok(EvalRow {
         case: int(0)?,
@@ -180,6 +219,7 @@ mod tests {
         let rows = vec![
             row(RowMethod::Particle),
             row(RowMethod::Sda { k: 4, corrections: 2, steps: 64, tau: 0.25, gamma: 1e-2 }),
+            row(RowMethod::Mmps { k: 4, corrections: 0, steps: 64, tau: 0.25, iterations: 2 }),
         ];
         write_rows(&path, &rows).unwrap();
         let back = read_rows(&path).unwrap();
@@ -189,5 +229,10 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let err = read_rows(&path).unwrap_err().to_string();
         assert!(err.contains("line 3") && err.contains("obs"), "{err}");
+        // Files from before the MMPS column are still read.
+        let legacy: String = format!("{HEADER_WITHOUT_MMPS}\n")
+            + &rows[..2].iter().map(|r| to_line(r).rsplit_once(',').unwrap().0.to_string() + "\n").collect::<String>();
+        std::fs::write(&path, legacy).unwrap();
+        assert_eq!(read_rows(&path).unwrap(), rows[..2]);
     }
 }

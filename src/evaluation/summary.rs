@@ -8,7 +8,7 @@ use super::{EvalRow, Regime, RowMethod};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub regime: Regime,
-    /// `(k, corrections)` for SDA, `None` for the particle floor.
+    /// `(k, corrections)` of a diffusion run, `None` for the particle floor.
     pub sda: Option<(usize, usize)>,
     pub samples: usize,
     pub cases: usize,
@@ -40,7 +40,7 @@ impl Summary {
         let pick = |f: fn(&EvalRow) -> f64| median(rows.iter().map(|r| f(r)).collect());
         Some(Summary {
             regime: first.regime,
-            sda: sda_k_c(first),
+            sda: first.method.k_c(),
             samples: first.samples,
             cases: rows.len(),
             w1: pick(|r| r.w1),
@@ -55,22 +55,39 @@ impl Summary {
     }
 }
 
-/// The SDA settings present in `rows`: `(samples, steps, tau, gamma)`, as sortable bit patterns.
-type Setting = (usize, usize, u64, u64);
+/// The guidance of a diffusion setting: SDA's γ (as its bit pattern, to sort) or MMPS's iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    Sda(u64),
+    Mmps(usize),
+}
+
+impl Rule {
+    fn describe(self) -> String {
+        match self {
+            Rule::Sda(gamma) => format!("SDA, γ = {}", f64::from_bits(gamma)),
+            Rule::Mmps(iterations) => format!("MMPS, N = {iterations}"),
+        }
+    }
+}
+
+/// The diffusion settings present in `rows`: `(samples, steps, tau, rule)`, τ as a sortable bit
+/// pattern.
+type Setting = (usize, usize, u64, Rule);
 
 fn setting(r: &EvalRow) -> Option<Setting> {
     match r.method {
-        RowMethod::Sda { steps, tau, gamma, .. } => Some((r.samples, steps, tau.to_bits(), gamma.to_bits())),
+        RowMethod::Sda { steps, tau, gamma, .. } => Some((r.samples, steps, tau.to_bits(), Rule::Sda(gamma.to_bits()))),
+        RowMethod::Mmps { steps, tau, iterations, .. } => {
+            Some((r.samples, steps, tau.to_bits(), Rule::Mmps(iterations)))
+        }
         RowMethod::Particle => None,
     }
 }
 
-/// Rows of one regime and SDA setting at `(k, corrections)`.
+/// Rows of one regime and diffusion setting at `(k, corrections)`.
 pub fn cell(rows: &[EvalRow], regime: Regime, s: Setting, k: usize, c: usize) -> Vec<&EvalRow> {
-    rows.iter()
-        .filter(|r| r.regime == regime && setting(r) == Some(s))
-        .filter(|r| matches!(r.method, RowMethod::Sda { k: rk, corrections: rc, .. } if rk == k && rc == c))
-        .collect()
+    rows.iter().filter(|r| r.regime == regime && setting(r) == Some(s) && r.method.k_c() == Some((k, c))).collect()
 }
 
 /// Particle-floor rows of one regime at `samples` members, restricted to `cases`.
@@ -96,20 +113,21 @@ pub fn settings(rows: &[EvalRow]) -> Vec<Setting> {
 pub fn markdown_report(rows: &[EvalRow]) -> String {
     let mut out = String::new();
     for s in settings(rows) {
-        let (samples, steps, tau, gamma) = (s.0, s.1, f64::from_bits(s.2), f64::from_bits(s.3));
+        let (samples, steps, tau, rule) = (s.0, s.1, f64::from_bits(s.2), s.3);
         for regime in Regime::ALL {
             let of_setting: Vec<&EvalRow> =
                 rows.iter().filter(|r| r.regime == regime && setting(r) == Some(s)).collect();
             if of_setting.is_empty() {
                 continue;
             }
-            let ks: BTreeSet<usize> = of_setting.iter().filter_map(|r| sda_k_c(r).map(|p| p.0)).collect();
-            let cs: BTreeSet<usize> = of_setting.iter().filter_map(|r| sda_k_c(r).map(|p| p.1)).collect();
+            let ks: BTreeSet<usize> = of_setting.iter().filter_map(|r| r.method.k_c().map(|p| p.0)).collect();
+            let cs: BTreeSet<usize> = of_setting.iter().filter_map(|r| r.method.k_c().map(|p| p.1)).collect();
             let cases: BTreeSet<usize> = of_setting.iter().map(|r| r.case).collect();
             let floor = Summary::of(&floor_cell(rows, regime, samples, &cases));
             out.push_str(&format!(
-                "### {} — {samples} samples, {steps} steps, τ = {tau}, γ = {gamma}; medians over {} case(s)\n\n",
+                "### {} — {}, {samples} samples, {steps} steps, τ = {tau}; medians over {} case(s)\n\n",
                 regime.describe(),
+                rule.describe(),
                 cases.len()
             ));
             let header = |what: &str| {
@@ -149,17 +167,10 @@ pub fn markdown_report(rows: &[EvalRow]) -> String {
                 out.push('\n');
             }
             let wall: f64 = of_setting.iter().map(|r| r.seconds).sum();
-            out.push_str(&format!("SDA wall time for these {} runs: {wall:.0} s.\n\n", of_setting.len()));
+            out.push_str(&format!("Wall time for these {} runs: {wall:.0} s.\n\n", of_setting.len()));
         }
     }
     out
-}
-
-fn sda_k_c(r: &EvalRow) -> Option<(usize, usize)> {
-    match r.method {
-        RowMethod::Sda { k, corrections, .. } => Some((k, corrections)),
-        RowMethod::Particle => None,
-    }
 }
 
 #[cfg(test)]
@@ -193,9 +204,12 @@ mod tests {
             row(0, sda(0), 10.0),
             row(1, sda(0), 20.0),
             row(0, sda(1), 4.0),
+            row(0, RowMethod::Mmps { k: 2, corrections: 0, steps: 16, tau: 0.25, iterations: 2 }, 3.0),
         ];
         let report = markdown_report(&rows);
         assert!(report.contains("| k=2 | 15.0 (7.50) | 4.0 (2.00) |"), "{report}");
         assert!(report.contains("| reference | floor 2.0 | |"), "{report}");
+        // MMPS rows make their own table, never mixed into SDA's cells.
+        assert!(report.contains("MMPS, N = 2, 8 samples") && report.contains("| k=2 | 3.0 (1.50) |"), "{report}");
     }
 }

@@ -142,6 +142,8 @@ pub fn plot_loss_png(path: &Path, rows: &[LossRow], title: &str) -> Result<(), E
             .configure_mesh()
             .x_desc("step")
             .y_desc("DSM loss")
+            // Log-scale ticks such as 0.3 come out as 0.30000000000000004 by default.
+            .y_label_formatter(&|v| format!("{}", (v * 1e4).round() / 1e4))
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| err(e.to_string()))?;

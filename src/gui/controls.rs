@@ -5,17 +5,9 @@ use std::path::{Path, PathBuf};
 use eframe::egui::{self, Ui};
 
 use super::strings as s;
-use crate::sampler::{Guidance, SamplerPlan};
-use crate::scenario::SamplerSettings;
+use crate::sampler::{DEFAULT_MMPS_ITERATIONS, Guidance, SamplerPlan};
+use crate::scenario::{GuidanceRule, MAX_MMPS_ITERATIONS, SamplerSettings};
 use crate::score::ModelConfig;
-
-/// Which guidance rule steers the prior.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuidanceKind {
-    Sda,
-    Dps,
-    Prior,
-}
 
 /// A checkpoint the user can pick for the current system.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,9 +24,10 @@ pub struct SamplerControls {
     pub steps: usize,
     pub corrections: usize,
     pub tau: f64,
-    pub guidance: GuidanceKind,
+    pub guidance: GuidanceRule,
     pub gamma: f64,
     pub zeta: f64,
+    pub mmps_iterations: usize,
     pub seed: u64,
     pub frame_members: usize,
 }
@@ -47,9 +40,10 @@ impl Default for SamplerControls {
             steps: 64,
             corrections: 1,
             tau: 0.25,
-            guidance: GuidanceKind::Sda,
+            guidance: GuidanceRule::Sda,
             gamma: 1e-2,
             zeta: 1.0,
+            mmps_iterations: DEFAULT_MMPS_ITERATIONS,
             seed: 0,
             frame_members: 64,
         }
@@ -69,9 +63,10 @@ impl SamplerControls {
 
     pub fn guidance(&self) -> Guidance {
         match self.guidance {
-            GuidanceKind::Sda => Guidance::Sda { gamma: self.gamma },
-            GuidanceKind::Dps => Guidance::Dps { zeta: self.zeta },
-            GuidanceKind::Prior => Guidance::Prior,
+            GuidanceRule::Sda => Guidance::Sda { gamma: self.gamma },
+            GuidanceRule::Dps => Guidance::Dps { zeta: self.zeta },
+            GuidanceRule::Mmps => Guidance::Mmps { iterations: self.mmps_iterations },
+            GuidanceRule::None => Guidance::Prior,
         }
     }
 
@@ -96,6 +91,15 @@ impl SamplerControls {
         if let Some(v) = settings.seed {
             self.seed = v;
         }
+        if let Some(v) = settings.guidance {
+            self.guidance = v;
+        }
+        if let Some(v) = settings.zeta {
+            self.zeta = v;
+        }
+        if let Some(v) = settings.mmps_iterations {
+            self.mmps_iterations = clamp(v.clamp(1, MAX_MMPS_ITERATIONS));
+        }
     }
 
     /// The settings to store with a saved scenario.
@@ -107,6 +111,9 @@ impl SamplerControls {
             tau: Some(self.tau),
             gamma: Some(self.gamma),
             seed: Some(self.seed),
+            guidance: Some(self.guidance),
+            zeta: Some(self.zeta),
+            mmps_iterations: Some(self.mmps_iterations as u64),
         }
     }
 
@@ -143,26 +150,37 @@ impl SamplerControls {
             ui.end_row();
             ui.label(s::GUIDANCE).on_hover_text(s::GUIDANCE_TIP);
             ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.guidance, GuidanceKind::Sda, "SDA");
-                ui.selectable_value(&mut self.guidance, GuidanceKind::Dps, "DPS");
-                ui.selectable_value(&mut self.guidance, GuidanceKind::Prior, "none");
+                ui.selectable_value(&mut self.guidance, GuidanceRule::Sda, "SDA");
+                // MMPS is offered once it is stable with the bundled learned priors (it is with exact
+                // ones); a scenario that asks for it still gets it.
+                if self.guidance == GuidanceRule::Mmps {
+                    ui.selectable_value(&mut self.guidance, GuidanceRule::Mmps, "MMPS").on_hover_text(s::MMPS_TIP);
+                }
+                ui.selectable_value(&mut self.guidance, GuidanceRule::Dps, "DPS");
+                ui.selectable_value(&mut self.guidance, GuidanceRule::None, "none");
             })
             .response
             .on_hover_text(s::GUIDANCE_TIP);
             ui.end_row();
             match self.guidance {
-                GuidanceKind::Sda => {
+                GuidanceRule::Sda => {
                     ui.label(s::GAMMA).on_hover_text(s::GAMMA_TIP);
                     ui.add(egui::Slider::new(&mut self.gamma, 1e-4..=1.0).logarithmic(true))
                         .on_hover_text(s::GAMMA_TIP);
                     ui.end_row();
                 }
-                GuidanceKind::Dps => {
+                GuidanceRule::Dps => {
                     ui.label(s::ZETA).on_hover_text(s::ZETA_TIP);
                     ui.add(egui::Slider::new(&mut self.zeta, 0.01..=10.0).logarithmic(true)).on_hover_text(s::ZETA_TIP);
                     ui.end_row();
                 }
-                GuidanceKind::Prior => {}
+                GuidanceRule::Mmps => {
+                    ui.label(s::MMPS_ITERATIONS).on_hover_text(s::MMPS_ITERATIONS_TIP);
+                    ui.add(egui::Slider::new(&mut self.mmps_iterations, 1..=16).logarithmic(true))
+                        .on_hover_text(s::MMPS_ITERATIONS_TIP);
+                    ui.end_row();
+                }
+                GuidanceRule::None => {}
             }
             ui.label(s::SEED).on_hover_text(s::SEED_TIP);
             ui.horizontal(|ui| {

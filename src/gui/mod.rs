@@ -27,7 +27,7 @@ mod tools;
 pub use crate::observe::Pattern;
 pub use app::{AppError, AppOptions, run_app};
 pub use compare::{CompareChoice, CompareControls, comparison_run};
-pub use controls::{GuidanceKind, SamplerControls, models_for};
+pub use controls::{SamplerControls, models_for};
 pub use diagnostics::{error_and_spread, rank_histogram};
 pub use draft::draft_plan;
 pub use editor::{ScenarioEditor, ValueSource};

@@ -16,7 +16,9 @@ pub struct TensorObservations {
     identity_mask: Tensor,
     abs_mask: Tensor,
     square_mask: Tensor,
-    /// Scale² of each point operator's component (its Jacobian² with respect to network space).
+    /// Scale of each point operator's component (the Jacobian of network to physical space).
+    point_scale: Tensor,
+    /// Its square.
     point_scale2: Tensor,
     /// `[L·D, M]` averaging weights of the `mean` operators, and their constant Jacobian norms².
     mean_weights: Option<Tensor>,
@@ -75,6 +77,7 @@ impl TensorObservations {
             identity_mask: mask(&|op| matches!(op, ObservationOp::Identity { .. }))?,
             abs_mask: mask(&|op| matches!(op, ObservationOp::Abs { .. }))?,
             square_mask: mask(&|op| matches!(op, ObservationOp::Square { .. }))?,
+            point_scale: vector(point_flat.iter().map(|&i| scale_of(i)).collect())?,
             point_scale2: vector(point_flat.iter().map(|&i| scale_of(i).powi(2)).collect())?,
             mean_weights,
             mean_gain2,
@@ -143,5 +146,45 @@ impl TensorObservations {
             parts.push(g.unsqueeze(0)?.broadcast_as((s, g.dim(0)?))?.contiguous()?);
         }
         Tensor::cat(&parts, 1)
+    }
+
+    /// `∂A_k/∂x` of the point operators at `x`, `[S, P]`: the operator's derivative in physical
+    /// units (1, sign, 2·value) times the component's scale.
+    fn point_gains(&self, x: &Tensor, index: &Tensor) -> candle_core::Result<Tensor> {
+        let v = self.physical(x)?.index_select(index, 1)?;
+        let derivative = (v.sign()?.broadcast_mul(&self.abs_mask)? + (v * 2.0)?.broadcast_mul(&self.square_mask)?)?
+            .broadcast_add(&self.identity_mask)?;
+        derivative.broadcast_mul(&self.point_scale)
+    }
+
+    /// `∂A/∂x·v` at `x` (both network space, `[S, L, …]`): `[S, K]`, the operators linearised at
+    /// `x` (exact for identity and `mean`).
+    pub fn jvp(&self, x: &Tensor, v: &Tensor) -> candle_core::Result<Tensor> {
+        let s = x.dim(0)?;
+        let v = v.reshape((s, self.flat))?;
+        let mut parts = Vec::with_capacity(2);
+        if let Some(index) = &self.point_index {
+            parts.push((self.point_gains(x, index)? * v.index_select(index, 1)?)?);
+        }
+        if let Some(w) = &self.mean_weights {
+            parts.push(v.broadcast_mul(&self.scale)?.matmul(w)?);
+        }
+        Tensor::cat(&parts, 1)
+    }
+
+    /// `uᵀ·∂A/∂x` at `x` for `u` `[S, K]`: shaped like `x` (network space).
+    pub fn vjp(&self, x: &Tensor, u: &Tensor) -> candle_core::Result<Tensor> {
+        let s = x.dim(0)?;
+        let points = self.point_index.as_ref().map_or(0, |i| i.dim(0).unwrap_or(0));
+        let mut out = Tensor::zeros((s, self.flat), x.dtype(), x.device())?;
+        if let Some(index) = &self.point_index {
+            let weighted = (self.point_gains(x, index)? * u.narrow(1, 0, points)?.contiguous()?)?;
+            out = out.index_add(index, &weighted, 1)?;
+        }
+        if let Some(w) = &self.mean_weights {
+            let means = u.narrow(1, points, self.count - points)?.contiguous()?;
+            out = (out + means.matmul(&w.t()?)?.broadcast_mul(&self.scale)?)?;
+        }
+        out.reshape(x.shape())
     }
 }

@@ -1,9 +1,14 @@
-//! Zero-shot observation guidance: the SDA Gaussian surrogate likelihood and DPS.
+//! Zero-shot observation guidance: the SDA Gaussian surrogate likelihood, DPS, and MMPS (the
+//! Tweedie covariance, [`super::mmps`]).
 
 use candle_core::{Tensor, Var};
 
+use super::mmps::mmps_epsilon;
 use crate::observe::TensorObservations;
 use crate::score::{Linearisation, ScoreError, TrajectoryScore, VpSchedule};
+
+/// Conjugate-gradient iterations of MMPS where nothing else sets them.
+pub const DEFAULT_MMPS_ITERATIONS: usize = 4;
 
 /// How observations steer the prior score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,6 +19,9 @@ pub enum Guidance {
     Sda { gamma: f64 },
     /// DPS: `log p(y | x(t)) ≈ −ζ·‖y − A(x̂)‖` per trajectory, ignoring σ_y.
     Dps { zeta: f64 },
+    /// MMPS: `log p(y | x(t)) ≈ log N(y | A(x̂), Σ_y + A·V·Aᵀ)` with `V = (σ²/μ)·∂x̂/∂x(t)`, solved by
+    /// `iterations` conjugate-gradient steps (each one more vector–Jacobian product).
+    Mmps { iterations: usize },
 }
 
 /// `ε_post = ε − σ(t)·∇_{x(t)} log p(y | x(t))`, with `x̂ = (x(t) − σ·ε(x(t)))/μ` (Tweedie) and the
@@ -33,7 +41,14 @@ impl<'a> GuidedScore<'a> {
     /// The approximate `log p(y | x(t))` summed over the trajectories of `x` (each term depends
     /// on its own trajectory only), and the prior ε it was computed from: the whole chain in one
     /// autograd graph (the reference the guided score is tested against).
+    /// MMPS has no such scalar (its covariance holds the network's Jacobian) and is refused.
     pub fn log_likelihood(&self, x: &Tensor, t: f64) -> Result<(Tensor, Tensor), ScoreError> {
+        if let Guidance::Mmps { .. } = self.guidance {
+            return Err(ScoreError::Invalid {
+                what: "MMPS guidance".into(),
+                reason: "its likelihood is solved, not differentiated; it has no autograd reference".into(),
+            });
+        }
         let eps = self.prior.epsilon(x, t)?;
         let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
         let x_hat = ((x - (&eps * sigma)?)? / mu)?;
@@ -55,7 +70,7 @@ impl<'a> GuidedScore<'a> {
                 let norms = (residual.sqr()?.sum(1)? + 1e-12)?.sqrt()?;
                 norms.sum_all()? * -zeta
             }
-            Guidance::Prior => Tensor::zeros((), x_hat.dtype(), x_hat.device()),
+            Guidance::Prior | Guidance::Mmps { .. } => Tensor::zeros((), x_hat.dtype(), x_hat.device()),
         }
     }
 }
@@ -67,6 +82,9 @@ impl TrajectoryScore for GuidedScore<'_> {
     fn epsilon(&self, x: &Tensor, t: f64) -> Result<Tensor, ScoreError> {
         if self.guidance == Guidance::Prior || self.observations.is_empty() {
             return self.prior.epsilon(x, t);
+        }
+        if let Guidance::Mmps { iterations } = self.guidance {
+            return mmps_epsilon(self.prior, self.observations, x, t, iterations);
         }
         let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
         let prior = self.prior.linearise(x, t)?;

@@ -7,12 +7,13 @@
 
 mod error;
 mod guidance;
+mod mmps;
 mod noise;
 mod posterior;
 mod predictor_corrector;
 
 pub use error::SamplerError;
-pub use guidance::{Guidance, GuidedScore};
+pub use guidance::{DEFAULT_MMPS_ITERATIONS, Guidance, GuidedScore};
 pub use noise::gaussian_tensor;
 pub use posterior::posterior_ensemble;
 pub use predictor_corrector::{SamplerPlan, StepSnapshot, sample};

@@ -13,7 +13,7 @@ mod twin;
 
 pub use error::ScenarioError;
 pub use file::system_from_json_str;
-pub use sampler_settings::SamplerSettings;
+pub use sampler_settings::{GuidanceRule, MAX_MMPS_ITERATIONS, SamplerSettings};
 pub use twin::{TwinSpec, twin_experiment};
 
 use std::path::Path;

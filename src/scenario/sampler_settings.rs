@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ScenarioError;
 
+/// Most conjugate-gradient iterations MMPS accepts: each costs a vector–Jacobian product per
+/// network evaluation, and on the bundled problems 16 already reach the exact solve's level.
+pub const MAX_MMPS_ITERATIONS: u64 = 64;
+
 /// Sampler settings stored with a scenario. Every field is optional; command-line flags override
 /// them and defaults fill the rest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -26,6 +30,29 @@ pub struct SamplerSettings {
     pub gamma: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Guidance rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<GuidanceRule>,
+    /// Step scale ζ of DPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zeta: Option<f64>,
+    /// Conjugate-gradient iterations of MMPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mmps_iterations: Option<u64>,
+}
+
+/// How observations steer the prior, as a scenario names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuidanceRule {
+    /// SDA's Gaussian surrogate likelihood (with `gamma`).
+    Sda,
+    /// Diffusion posterior sampling (with `zeta`).
+    Dps,
+    /// Moment-matching posterior sampling (with `mmps_iterations`).
+    Mmps,
+    /// No guidance: samples of the prior.
+    None,
 }
 
 impl SamplerSettings {
@@ -45,6 +72,12 @@ impl SamplerSettings {
         }
         if self.gamma.is_some_and(|g| !(g.is_finite() && g >= 0.0)) {
             return Err(invalid("gamma", "must be non-negative and finite"));
+        }
+        if self.zeta.is_some_and(|z| !(z.is_finite() && z > 0.0)) {
+            return Err(invalid("zeta", "must be positive and finite"));
+        }
+        if self.mmps_iterations.is_some_and(|n| n == 0 || n > MAX_MMPS_ITERATIONS) {
+            return Err(invalid("mmps_iterations", &format!("must be between 1 and {MAX_MMPS_ITERATIONS}")));
         }
         Ok(())
     }

@@ -14,8 +14,8 @@ use sdalab::export::read_npy_f32;
 use sdalab::export::write_npy_f32;
 use sdalab::metrics::find_modes;
 use sdalab::metrics::{mean_log_likelihood, skill};
-use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
-use sdalab::scenario::Scenario;
+use sdalab::sampler::{DEFAULT_MMPS_ITERATIONS, Guidance, SamplerPlan, posterior_ensemble};
+use sdalab::scenario::{GuidanceRule, MAX_MMPS_ITERATIONS, Scenario};
 use sdalab::score::{ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint_for};
 
 use crate::{checkpoints, output_path, progress};
@@ -26,8 +26,22 @@ pub enum GuidanceKind {
     Sda,
     /// Diffusion posterior sampling: gradient of −ζ·‖y − A(x̂)‖.
     Dps,
+    /// Moment-matching posterior sampling: the Tweedie covariance, solved by --mmps-iterations
+    /// conjugate-gradient steps (one backward pass each).
+    Mmps,
     /// No observations: samples of the prior.
     None,
+}
+
+impl From<GuidanceKind> for GuidanceRule {
+    fn from(kind: GuidanceKind) -> Self {
+        match kind {
+            GuidanceKind::Sda => GuidanceRule::Sda,
+            GuidanceKind::Dps => GuidanceRule::Dps,
+            GuidanceKind::Mmps => GuidanceRule::Mmps,
+            GuidanceKind::None => GuidanceRule::None,
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -109,11 +123,15 @@ pub struct AssimilateArgs {
     /// SDA variance inflation.
     #[arg(long)]
     pub gamma: Option<f64>,
-    /// DPS step scale.
-    #[arg(long, default_value_t = 1.0)]
-    pub zeta: f64,
-    #[arg(long, value_enum, default_value_t = GuidanceKind::Sda)]
-    pub guidance: GuidanceKind,
+    /// DPS step scale (default 1).
+    #[arg(long)]
+    pub zeta: Option<f64>,
+    /// Guidance rule (default: the scenario's, else sda).
+    #[arg(long, value_enum)]
+    pub guidance: Option<GuidanceKind>,
+    /// Conjugate-gradient iterations of MMPS per network evaluation.
+    #[arg(long)]
+    pub mmps_iterations: Option<usize>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Cluster the ensemble into posterior modes and print them.
@@ -136,14 +154,24 @@ pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
         seed: args.seed.or(from_file.seed).unwrap_or(0),
     };
     let gamma = args.gamma.or(from_file.gamma).unwrap_or(1e-2);
+    let zeta = args.zeta.or(from_file.zeta).unwrap_or(1.0);
+    let iterations = args
+        .mmps_iterations
+        .or(from_file.mmps_iterations.and_then(|n| usize::try_from(n).ok()))
+        .unwrap_or(DEFAULT_MMPS_ITERATIONS);
     ensure!(plan.samples >= 1 && plan.steps >= 1, "--samples and --steps must be at least 1");
     ensure!(plan.tau.is_finite() && plan.tau > 0.0, "--tau must be positive");
     ensure!(gamma.is_finite() && gamma >= 0.0, "--gamma must be non-negative");
-    ensure!(args.zeta.is_finite() && args.zeta > 0.0, "--zeta must be positive");
-    let guidance = match args.guidance {
-        GuidanceKind::Sda => Guidance::Sda { gamma },
-        GuidanceKind::Dps => Guidance::Dps { zeta: args.zeta },
-        GuidanceKind::None => Guidance::Prior,
+    ensure!(zeta.is_finite() && zeta > 0.0, "--zeta must be positive");
+    ensure!(
+        (1..=MAX_MMPS_ITERATIONS as usize).contains(&iterations),
+        "--mmps-iterations must be between 1 and {MAX_MMPS_ITERATIONS}"
+    );
+    let guidance = match args.guidance.map(GuidanceRule::from).or(from_file.guidance).unwrap_or(GuidanceRule::Sda) {
+        GuidanceRule::Sda => Guidance::Sda { gamma },
+        GuidanceRule::Dps => Guidance::Dps { zeta },
+        GuidanceRule::Mmps => Guidance::Mmps { iterations },
+        GuidanceRule::None => Guidance::Prior,
     };
 
     match args.method {

@@ -20,7 +20,7 @@ use sdalab::evaluation::{
 use sdalab::export::{read_npy_f32, write_npy_f32};
 use sdalab::metrics::{mean_log_likelihood, mean_log_prior, skill, wasserstein1};
 use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
-use sdalab::scenario::Scenario;
+use sdalab::scenario::{MAX_MMPS_ITERATIONS, Scenario};
 use sdalab::score::{ComposedNetworkScore, load_checkpoint_for};
 
 use crate::{checkpoints, progress};
@@ -52,6 +52,12 @@ pub struct EvalArgs {
     pub tau: f64,
     #[arg(long, default_value_t = 1e-2)]
     pub gamma: f64,
+    /// Also run MMPS guidance with these conjugate-gradient iterations, comma-separated (none by default).
+    #[arg(long, value_delimiter = ',')]
+    pub mmps_iterations: Vec<usize>,
+    /// Langevin corrections C of the MMPS runs, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0,1")]
+    pub mmps_corrections: Vec<usize>,
     /// Particles of each of the two reference runs.
     #[arg(long, default_value_t = 16384)]
     pub particles: usize,
@@ -90,6 +96,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     ensure!(args.tau.is_finite() && args.tau > 0.0, "--tau must be positive");
     ensure!(args.gamma.is_finite() && args.gamma >= 0.0, "--gamma must be non-negative");
     ensure!(!args.k.is_empty() && !args.corrections.is_empty(), "--k and --corrections need at least one value");
+    ensure!(
+        args.mmps_iterations.iter().all(|n| (1..=MAX_MMPS_ITERATIONS as usize).contains(n)),
+        "--mmps-iterations must be between 1 and {MAX_MMPS_ITERATIONS}"
+    );
     if args.out.exists() && !args.out.is_dir() {
         bail!("{}: exists and is not a folder", args.out.display());
     }
@@ -121,7 +131,27 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     // With --report-only there is nothing to run: no case is visited.
     let cases: Vec<usize> =
         if args.report_only { Vec::new() } else { (args.first_case..args.first_case + args.cases).collect() };
-    let sda_method = |k, c| RowMethod::Sda { k, corrections: c, steps: args.steps, tau: args.tau, gamma: args.gamma };
+    // Every diffusion run of the grid: SDA at each C, then MMPS at each N and its own C.
+    let runs: Vec<(usize, Guidance)> = args
+        .corrections
+        .iter()
+        .map(|&c| (c, Guidance::Sda { gamma: args.gamma }))
+        .chain(
+            args.mmps_iterations
+                .iter()
+                .flat_map(|&n| args.mmps_corrections.iter().map(move |&c| (c, Guidance::Mmps { iterations: n }))),
+        )
+        .collect();
+    let sda_method = |k, c, guidance: Guidance| match guidance {
+        Guidance::Mmps { iterations } => {
+            RowMethod::Mmps { k, corrections: c, steps: args.steps, tau: args.tau, iterations }
+        }
+        _ => RowMethod::Sda { k, corrections: c, steps: args.steps, tau: args.tau, gamma: args.gamma },
+    };
+    let label = |guidance: Guidance| match guidance {
+        Guidance::Mmps { iterations } => format!(" MMPS N={iterations}"),
+        _ => String::new(),
+    };
     let row_key = |case: usize, regime: Regime, method: RowMethod, model: &str| EvalRow {
         case,
         regime,
@@ -139,12 +169,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         seconds: f64::NAN,
     };
     let done = |rows: &[EvalRow], key: &EvalRow| rows.iter().any(|r| r.same_run(key));
+    let runs = &runs;
     let pending: u64 = cases
         .iter()
         .flat_map(|&case| regimes.iter().map(move |&r| (case, r)))
-        .flat_map(|(case, r)| scores.iter().flat_map(move |s| args.corrections.iter().map(move |&c| (case, r, s, c))))
-        .filter(|&(case, r, s, c)| !done(&rows, &row_key(case, r, sda_method(s.0, c), &s.1)))
-        .map(|(_, _, _, c)| (args.steps * (1 + c)) as u64)
+        .flat_map(|(case, r)| scores.iter().flat_map(move |s| runs.iter().map(move |&(c, g)| (case, r, s, c, g))))
+        .filter(|&(case, r, s, c, g)| !done(&rows, &row_key(case, r, sda_method(s.0, c, g), &s.1)))
+        .map(|(_, _, _, c, _)| (args.steps * (1 + c)) as u64)
         .sum();
     eprintln!(
         "device: {device_name}; {} case(s) × {} regime(s), k ∈ {:?}, C ∈ {:?}, {} samples, {} steps; {} rows already in {}",
@@ -192,12 +223,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                 write_rows(&csv, &rows)?;
             }
             for (k, model, score) in &scores {
-                for &c in &args.corrections {
-                    let method = sda_method(*k, c);
+                for &(c, guidance) in runs {
+                    let method = sda_method(*k, c, guidance);
                     if done(&rows, &row_key(case, regime, method, model)) {
                         continue;
                     }
-                    bar.set_message(format!("case {case} {} k={k} C={c}", regime.name()));
+                    let name = format!("case {case} {} k={k} C={c}{}", regime.name(), label(guidance));
+                    bar.set_message(name.clone());
                     let plan = SamplerPlan {
                         samples: args.samples,
                         steps: args.steps,
@@ -211,7 +243,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                         LENGTH,
                         &scenario.observations,
                         score,
-                        Guidance::Sda { gamma: args.gamma },
+                        guidance,
                         &plan,
                         &device,
                         &AtomicBool::new(false),
@@ -221,18 +253,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                             }
                         },
                     )
-                    .with_context(|| format!("case {case} {} k={k} C={c}", regime.name()))?;
+                    .with_context(|| name.clone())?;
                     let row = score_row(method, model, &ensemble, t0.elapsed().as_secs_f64())?;
                     say(
                         &bar,
                         format!(
-                            "case {case} {} k={k} C={c}: W1 {:.2} (floor {:.2}), log-prior {:.2}, log-likelihood {:.1}, {:.0} s",
-                            regime.name(),
-                            row.w1,
-                            row.floor,
-                            row.log_prior,
-                            row.log_likelihood,
-                            row.seconds
+                            "{name}: W1 {:.2} (floor {:.2}), log-prior {:.2}, log-likelihood {:.1}, {:.0} s",
+                            row.w1, row.floor, row.log_prior, row.log_likelihood, row.seconds
                         ),
                     );
                     rows.push(row);

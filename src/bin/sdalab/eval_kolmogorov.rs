@@ -25,6 +25,7 @@ use sdalab::export::read_npy_f32;
 use sdalab::observe::{Observation, Pattern};
 use sdalab::rng;
 use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
+use sdalab::scenario::MAX_MMPS_ITERATIONS;
 use sdalab::score::{ComposedNetworkScore, load_checkpoint_for};
 
 use crate::{checkpoints, progress};
@@ -57,6 +58,9 @@ pub struct KolmogorovEvalArgs {
     /// DPS step scale.
     #[arg(long, default_value_t = 1.0)]
     pub zeta: f64,
+    /// Conjugate-gradient iterations of the MMPS runs, comma-separated (one row per value).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub mmps_iterations: Vec<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Checkpoint folder (default: the bundled kolmogorov-k2).
@@ -110,8 +114,15 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
         tau: args.tau,
         seed,
     };
+    ensure!(
+        args.mmps_iterations.iter().all(|n| (1..=MAX_MMPS_ITERATIONS as usize).contains(n)),
+        "--mmps-iterations must be between 1 and {MAX_MMPS_ITERATIONS}"
+    );
+    let mut rules: Vec<(String, Guidance)> = vec![("SDA".into(), Guidance::Sda { gamma: args.gamma })];
+    rules.extend(args.mmps_iterations.iter().map(|&n| (format!("MMPS N={n}"), Guidance::Mmps { iterations: n })));
+    rules.push(("DPS".into(), Guidance::Dps { zeta: args.zeta }));
     let evaluations = (args.steps * (1 + args.corrections)) as u64;
-    let bar = progress::bar(evaluations * (2 * args.cases as u64 + 1), "network calls");
+    let bar = progress::bar(evaluations * (rules.len() as u64 * args.cases as u64 + 1), "network calls");
     let sample = |observations: &[Observation], guidance: Guidance, samples: usize, seed: u64| {
         let started = Instant::now();
         let out = posterior_ensemble(
@@ -158,7 +169,7 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
         "| case | method | residual std/σ | RMSE mean (observed states) | RMSE mean (all) | RMSE coarse upsampled | spread | time |"
     )?;
     writeln!(report, "|---|---|---:|---:|---:|---:|---:|---:|")?;
-    let mut medians: Vec<(String, Vec<f64>)> = vec![("SDA".into(), Vec::new()), ("DPS".into(), Vec::new())];
+    let mut medians: Vec<(String, Vec<f64>)> = rules.iter().map(|(name, _)| (name.clone(), Vec::new())).collect();
     for case in 0..args.cases {
         let truth: Vec<f64> = truths.data[case * stored * d..][..args.length * d].iter().map(|&v| v as f64).collect();
         let mut noise = rng::stream(args.seed.wrapping_add(1000 + case as u64), 0);
@@ -176,9 +187,7 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
         let upsampled_rmse = rmse_at(&observed, d, &truth, |t, i| {
             observations.iter().find(|o| o.t == t && o.op.indices().contains(&i)).map_or(f64::NAN, |o| o.value)
         });
-        for (m, guidance) in
-            [Guidance::Sda { gamma: args.gamma }, Guidance::Dps { zeta: args.zeta }].into_iter().enumerate()
-        {
+        for (m, &(_, guidance)) in rules.iter().enumerate() {
             let (ensemble, seconds) = sample(&observations, guidance, args.samples, args.seed + case as u64)?;
             let n = args.length * d;
             let mut residuals = Vec::new();
