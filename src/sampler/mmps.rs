@@ -47,7 +47,7 @@ pub(super) fn mmps_epsilon(
 /// positive semi-definite in exact arithmetic, so `pᵀ·M·p` is clamped below by `pᵀ·diag(floor)·p`:
 /// a learned score's Jacobian need not be symmetric or positive, and the clamp keeps each step no
 /// longer than the observation noise alone allows.
-pub(crate) fn conjugate_gradient(
+fn conjugate_gradient(
     operator: &dyn Fn(&Tensor) -> Result<Tensor, ScoreError>,
     b: &Tensor,
     floor: &Tensor,
