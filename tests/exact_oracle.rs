@@ -10,7 +10,7 @@ use sdalab::metrics::wasserstein1;
 use sdalab::observe::{Observation, ObservationOp, TensorObservations};
 use sdalab::rng;
 use sdalab::sampler::{Guidance, GuidedScore, SamplerPlan, sample};
-use sdalab::score::{ExactGaussianScore, TrajectoryScore};
+use sdalab::score::{ExactGaussianScore, GaussianCorrectedScore, TrajectoryScore};
 
 /// A damped 2-D rotation driving a third, slower variable.
 fn rotation_model() -> LinearGaussian {
@@ -272,4 +272,112 @@ fn composition_under_disperses_slow_chains() {
     }
     assert!(gaps[0].abs() < 0.02, "fast chain: composed and whole differ by {}", gaps[0]);
     assert!(gaps[1] > 0.03, "slow chain: composition lost only {} of the variance ratio", gaps[1]);
+}
+
+/// Mean over cells of the unconditional samples' variance over the exact prior variance.
+fn prior_variance_ratio(model: &LinearGaussian, length: usize, score: &dyn TrajectoryScore, plan: &SamplerPlan) -> f64 {
+    let d = model.dim();
+    let prior = model.trajectory_prior(length);
+    let x = sample(score, &[length, d], plan, DType::F32, &Device::Cpu, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    let mut values: Vec<f64> = x.flatten_all().unwrap().to_dtype(DType::F64).unwrap().to_vec1().unwrap();
+    model.normalisation().to_physical(&mut values);
+    let n = plan.samples as f64;
+    let mut ratio = 0.0;
+    for i in 0..length * d {
+        let col: Vec<f64> = values.chunks(length * d).map(|s| s[i]).collect();
+        let mean = col.iter().sum::<f64>() / n;
+        let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        ratio += var / prior.covariance()[(i, i)];
+    }
+    ratio / (length * d) as f64
+}
+
+/// Composition alone, without observations: unconditional samples of composed exact window
+/// scores lose variance once the chain's correlations outlast the window, and more so for
+/// shorter windows; the whole-trajectory score keeps it. Slow (≈ 2 min): run with
+/// `cargo test --release --test exact_oracle -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn composition_shrinks_unconditional_spread_of_slow_chains() {
+    let length = 65;
+    let plan = SamplerPlan { samples: 512, steps: 256, corrections: 0, tau: 0.25, seed: 5 };
+    let mut table = Vec::new();
+    for a in [0.5, 0.9, 0.97, 0.99] {
+        let model = damped_rotation(a);
+        let prior = model.trajectory_prior(length);
+        let whole = ExactGaussianScore::whole(&prior, model.normalisation(), DType::F32, &Device::Cpu).unwrap();
+        let mut row = vec![prior_variance_ratio(&model, length, &whole, &plan)];
+        for window in [3, 5, 9, 17] {
+            let composed =
+                ExactGaussianScore::composed(&prior, model.normalisation(), window, DType::F32, &Device::Cpu).unwrap();
+            row.push(prior_variance_ratio(&model, length, &composed, &plan));
+        }
+        eprintln!(
+            "a = {a}: variance ratio whole {:.3}; composed k = 1 {:.3}, k = 2 {:.3}, k = 4 {:.3}, k = 8 {:.3}",
+            row[0], row[1], row[2], row[3], row[4]
+        );
+        table.push(row);
+    }
+    // Langevin corrections (τ = 0.25) move the slow chain's composed k = 4 samples towards the
+    // composed score's own stationary law, which is narrower still: they do not repair composition.
+    let model = damped_rotation(0.99);
+    let prior = model.trajectory_prior(length);
+    let composed = ExactGaussianScore::composed(&prior, model.normalisation(), 9, DType::F32, &Device::Cpu).unwrap();
+    let corrected: Vec<f64> = [1, 4]
+        .iter()
+        .map(|&corrections| prior_variance_ratio(&model, length, &composed, &SamplerPlan { corrections, ..plan }))
+        .collect();
+    eprintln!("a = 0.99, composed k = 4: variance ratio C = 1 {:.3}, C = 4 {:.3}", corrected[0], corrected[1]);
+    // 195 cells of 512 samples: the mean ratio's standard error is about 0.005.
+    for row in &table {
+        assert!((row[0] - 1.0).abs() < 0.05, "whole-trajectory score: variance ratio {:.3}", row[0]);
+    }
+    assert!((table[0][3] - table[0][0]).abs() < 0.03, "fast chain: composed k = 4 differs from whole");
+    let slow = &table[3];
+    assert!(slow[3] < slow[0] - 0.05, "slow chain: composed k = 4 keeps the variance ({:.3})", slow[3]);
+    assert!(slow[1] < slow[3], "slow chain: k = 1 is not narrower than k = 4");
+    assert!(corrected[1] < slow[3], "slow chain: C = 4 widened composed k = 4 to {:.3}", corrected[1]);
+}
+
+/// The Gaussian correction of composition: with window scores that lose a slow chain's spread
+/// (composed exact scores, k = 4, a = 0.97), adding `ε_G,whole − ε_G,composed` for a Gaussian
+/// fitted to 4096 sampled trajectories gives back the whole-trajectory score's prior and posterior.
+#[test]
+fn gaussian_corrected_composition_restores_a_slow_chain() {
+    let length = 33;
+    let model = damped_rotation(0.97);
+    let prior = model.trajectory_prior(length);
+    let norm = model.normalisation();
+    let whole = ExactGaussianScore::whole(&prior, norm, DType::F32, &Device::Cpu).unwrap();
+    let composed = ExactGaussianScore::composed(&prior, norm, 9, DType::F32, &Device::Cpu).unwrap();
+    let g = Gaussian::new(prior.mean().clone(), prior.covariance().clone(), "trajectory prior").unwrap();
+    let mut r = rng::stream(21, 0);
+    let mut draws = vec![0.0; 4096 * length * model.dim()];
+    for chunk in draws.chunks_mut(length * model.dim()) {
+        g.add_sample(&mut r, chunk);
+    }
+    let corrected =
+        GaussianCorrectedScore::fitted(composed.clone(), &draws, length, 9, norm, DType::F32, &Device::Cpu).unwrap();
+
+    let plan = SamplerPlan { samples: 1024, steps: 128, corrections: 0, tau: 0.25, seed: 4 };
+    let ratios: Vec<f64> = [&whole as &dyn TrajectoryScore, &composed, &corrected]
+        .iter()
+        .map(|s| prior_variance_ratio(&model, length, *s, &plan))
+        .collect();
+    eprintln!("prior variance ratio: whole {:.3}, composed {:.3}, corrected {:.3}", ratios[0], ratios[1], ratios[2]);
+    assert!(ratios[1] < ratios[0] - 0.08, "composition kept the spread: {:.3}", ratios[1]);
+    assert!((ratios[2] - ratios[0]).abs() < 0.03, "corrected {:.3} against whole {:.3}", ratios[2], ratios[0]);
+
+    // Guided through the corrected score (its vector–Jacobian products), sparse observations.
+    let sparse: Vec<Observation> = (0..length)
+        .step_by(16)
+        .map(|t| Observation { t, op: ObservationOp::Identity { index: 0 }, value: 1.0, std: 0.3 })
+        .collect();
+    let w = run(&model, length, &whole, &sparse, &plan, SDA);
+    let c = run(&model, length, &corrected, &sparse, &plan, SDA);
+    eprintln!(
+        "posterior: whole RMS {:.3}, variance ratio {:.3}; corrected RMS {:.3}, variance ratio {:.3}",
+        w.rms_mean_error, w.variance_ratio, c.rms_mean_error, c.variance_ratio
+    );
+    assert!((c.variance_ratio - w.variance_ratio).abs() < 0.03 && c.rms_mean_error < w.rms_mean_error + 0.03);
 }

@@ -8,11 +8,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
+use candle_core::DType;
 use clap::Args;
 use indicatif::ProgressBar;
 use sdalab::baselines::{ParticleSmoother, Resampling};
 use sdalab::device::select_device;
-use sdalab::dynamics::{Lorenz63, System};
+use sdalab::dynamics::{Lorenz63, System, simulate_ensemble};
 use sdalab::evaluation::{
     EvalRow, LENGTH, Regime, RowMethod, lorenz63_case, markdown_report, particle_seed, plot_summary_png, read_rows,
     write_rows,
@@ -21,7 +22,7 @@ use sdalab::export::{read_npy_f32, write_npy_f32};
 use sdalab::metrics::{mean_log_likelihood, mean_log_prior, skill, wasserstein1};
 use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
 use sdalab::scenario::{MAX_MMPS_ITERATIONS, Scenario};
-use sdalab::score::{ComposedNetworkScore, load_checkpoint_for};
+use sdalab::score::{ComposedNetworkScore, GaussianCorrectedScore, TrajectoryScore, load_checkpoint_for};
 
 use crate::{checkpoints, progress};
 
@@ -67,6 +68,10 @@ pub struct EvalArgs {
     /// Case i's truth is simulated from seed + i; SDA samples from the same seed.
     #[arg(long, default_value_t = 1000)]
     pub seed: u64,
+    /// Correct each model's window composition by a Gaussian fitted to this many simulator
+    /// trajectories (0: plain composition, as the paper samples).
+    #[arg(long, default_value_t = 0)]
+    pub gaussian_correction: usize,
     /// Folder holding `lorenz63-k{k}` checkpoints (default: the bundled ones).
     #[arg(long)]
     pub checkpoints: Option<PathBuf>,
@@ -111,7 +116,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let system = System::Lorenz63(Lorenz63::new());
     let chain = system.chain();
     let folder = args.checkpoints.clone().unwrap_or_else(checkpoints::bundled_dir);
-    let mut scores = Vec::new();
+    let fit = (args.gaussian_correction > 0).then(|| {
+        simulate_ensemble(chain, LENGTH, args.gaussian_correction, chain.default_burn_in(), args.seed + 23, &|_| {})
+    });
+    let mut scores: Vec<(usize, String, Box<dyn TrajectoryScore>)> = Vec::new();
     for &k in &args.k {
         let dir = folder.join(format!("lorenz63-k{k}"));
         let checkpoint = load_checkpoint_for(&dir, chain, LENGTH, &device)?;
@@ -123,7 +131,17 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             2 * k + 1
         );
         let model = format!("lorenz63-k{k}@{}", checkpoint.fingerprint);
-        scores.push((k, model, ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window)?));
+        let window = checkpoint.config.window;
+        let composed = ComposedNetworkScore::new(checkpoint.network, window)?;
+        match &fit {
+            Some(fit) => {
+                let norm = chain.normalisation();
+                let corrected =
+                    GaussianCorrectedScore::fitted(composed, fit, LENGTH, window, norm, DType::F32, &device)?;
+                scores.push((k, format!("{model}+gaussian"), Box::new(corrected)));
+            }
+            None => scores.push((k, model, Box::new(composed))),
+        }
     }
 
     let csv = args.out.join("eval.csv");
@@ -242,7 +260,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                         chain,
                         LENGTH,
                         &scenario.observations,
-                        score,
+                        score.as_ref(),
                         guidance,
                         &plan,
                         &device,

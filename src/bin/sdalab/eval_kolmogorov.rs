@@ -24,7 +24,7 @@ use sdalab::dynamics::{Kolmogorov, MarkovChain};
 use sdalab::export::read_npy_f32;
 use sdalab::observe::{Observation, Pattern};
 use sdalab::rng;
-use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
+use sdalab::sampler::{Guidance, SamplerError, SamplerPlan, posterior_ensemble};
 use sdalab::scenario::MAX_MMPS_ITERATIONS;
 use sdalab::score::{ComposedNetworkScore, load_checkpoint_for};
 
@@ -188,7 +188,15 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
             observations.iter().find(|o| o.t == t && o.op.indices().contains(&i)).map_or(f64::NAN, |o| o.value)
         });
         for (m, &(_, guidance)) in rules.iter().enumerate() {
-            let (ensemble, seconds) = sample(&observations, guidance, args.samples, args.seed + case as u64)?;
+            let (ensemble, seconds) = match sample(&observations, guidance, args.samples, args.seed + case as u64) {
+                Err(SamplerError::Diverged) => {
+                    // A diverged rule is a result of the comparison, not a reason to lose the others.
+                    medians[m].1.push(f64::INFINITY);
+                    writeln!(report, "| {case} | {} | diverged | | | {upsampled_rmse:.3} | | |", medians[m].0)?;
+                    continue;
+                }
+                other => other?,
+            };
             let n = args.length * d;
             let mut residuals = Vec::new();
             for member in ensemble.chunks_exact(n) {
@@ -219,7 +227,11 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
     }
     for (name, values) in medians.iter_mut().filter(|(_, v)| !v.is_empty()) {
         values.sort_by(f64::total_cmp);
-        writeln!(report, "\n{name}: median residual std/σ {:.2}", values[values.len() / 2])?;
+        let median = values[values.len() / 2];
+        let diverged = values.iter().filter(|v| v.is_infinite()).count();
+        let note =
+            if diverged > 0 { format!(" ({diverged} of {} runs diverged)", values.len()) } else { String::new() };
+        writeln!(report, "\n{name}: median residual std/σ {median:.2}{note}")?;
     }
 
     // Climate: unconditional samples against the held-out data.

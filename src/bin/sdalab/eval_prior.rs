@@ -12,11 +12,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, ensure};
+use candle_core::DType;
 use clap::Args;
 use sdalab::device::select_device;
 use sdalab::dynamics::System;
+use sdalab::dynamics::simulate_ensemble;
 use sdalab::export::read_npy_f32;
-use sdalab::score::{ComposedNetworkScore, load_checkpoint_for};
+use sdalab::score::{ComposedNetworkScore, GaussianCorrectedScore, TrajectoryScore, load_checkpoint_for};
 
 use crate::prior_check::{PriorSampling, Reference, sample_prior};
 use crate::{checkpoints, progress};
@@ -52,6 +54,10 @@ pub struct PriorEvalArgs {
     /// lessons' bundled truths, never trained on).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Correct the window composition by a Gaussian fitted to this many simulator trajectories
+    /// (Lorenz systems; 0: plain composition).
+    #[arg(long, default_value_t = 0)]
+    pub gaussian_correction: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output folder for prior.md.
@@ -100,7 +106,23 @@ pub fn run(args: &PriorEvalArgs) -> anyhow::Result<()> {
     let dir = args.checkpoint.clone().or_else(|| checkpoints::default_for(chain.name())).context("no checkpoint")?;
     let checkpoint = load_checkpoint_for(&dir, chain, length, &device)?;
     let model = format!("{}@{}", dir.display(), checkpoint.fingerprint);
-    let score = ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window)?;
+    let composed = ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window)?;
+    let score: Box<dyn TrajectoryScore> = if args.gaussian_correction > 0 {
+        ensure!(!fields, "--gaussian-correction is for Lorenz systems");
+        let fit = simulate_ensemble(
+            chain,
+            length,
+            args.gaussian_correction,
+            chain.default_burn_in(),
+            args.seed + 23,
+            &|_| {},
+        );
+        let norm = chain.normalisation();
+        let window = checkpoint.config.window;
+        Box::new(GaussianCorrectedScore::fitted(composed, &fit, length, window, norm, DType::F32, &device)?)
+    } else {
+        Box::new(composed)
+    };
     eprintln!("{model} on {device_name}");
 
     let bar = progress::bar((args.steps * args.corrections.len()) as u64, "sampler steps");
@@ -108,7 +130,7 @@ pub fn run(args: &PriorEvalArgs) -> anyhow::Result<()> {
     for &corrections in &args.corrections {
         let sampling = PriorSampling { samples, length, steps: args.steps, corrections, tau, seed: args.seed };
         let started = Instant::now();
-        let ensemble = sample_prior(chain, &score, &sampling, &device, &mut || bar.inc(1))?;
+        let ensemble = sample_prior(chain, score.as_ref(), &sampling, &device, &mut || bar.inc(1))?;
         let seconds = started.elapsed().as_secs_f64();
         rows.push((sampling.label(), reference.climate_of(&ensemble, length)?, seconds));
     }
@@ -119,6 +141,13 @@ pub fn run(args: &PriorEvalArgs) -> anyhow::Result<()> {
         "{samples} trajectories of {length} states per sampler, seed {}; device: {device_name}.\n",
         args.seed
     ));
+    if args.gaussian_correction > 0 {
+        report.push_str(&format!(
+            "Window composition corrected by a Gaussian fitted to {} simulator trajectories (seed {}).\n",
+            args.gaussian_correction,
+            args.seed + 23
+        ));
+    }
     report.push_str(&reference.markdown(&rows));
     let path = args.out.join("prior.md");
     std::fs::write(&path, &report).with_context(|| format!("cannot write {}", path.display()))?;

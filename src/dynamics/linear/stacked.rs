@@ -49,6 +49,31 @@ impl LinearGaussian {
 }
 
 impl TrajectoryGaussian {
+    /// The empirical mean and covariance of `values`, trajectories of `length` states of
+    /// `state_dim` components each (flat, time-major), with `jitter` added to the variances.
+    pub fn from_samples(values: &[f64], length: usize, state_dim: usize, jitter: f64) -> Result<Self, ModelError> {
+        let n = length * state_dim;
+        let count = values.len().checked_div(n).unwrap_or(0);
+        if count < 2 || count * n != values.len() {
+            return Err(ModelError::Shape {
+                field: "trajectory samples".into(),
+                expected: format!("at least two trajectories of {length}×{state_dim} values"),
+                found: format!("{} values", values.len()),
+            });
+        }
+        let samples = DMatrix::from_row_slice(count, n, values);
+        let mean = DVector::from_iterator(n, samples.column_iter().map(|c| c.mean()));
+        let mut centred = samples;
+        for (mut column, m) in centred.column_iter_mut().zip(mean.iter()) {
+            column.add_scalar_mut(-m);
+        }
+        let mut covariance = centred.transpose() * &centred / (count - 1) as f64;
+        for i in 0..n {
+            covariance[(i, i)] += jitter;
+        }
+        Ok(TrajectoryGaussian { state_dim, length, mean, covariance: symmetric(covariance) })
+    }
+
     pub fn state_dim(&self) -> usize {
         self.state_dim
     }
