@@ -96,6 +96,21 @@ pub fn read_loss_csv(path: &Path) -> Result<Vec<LossRow>, ExportError> {
 
 /// Plots training and validation loss against step (log scale) into a PNG, with a panel below for
 /// each unconditional-sample check the rows hold.
+/// Tick values for a log axis over `[lo, hi]`: 1, 2, 5 × powers of ten, or every digit when the
+/// range holds fewer than three of those (plotters' own log ticks are powers of ten only, so a
+/// loss falling from 1 to 0.13 would get a single label).
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let pick = |mantissas: &[f64]| -> Vec<f64> {
+        let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (first..=last)
+            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let coarse = pick(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 3 { coarse } else { pick(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]) }
+}
+
 pub fn plot_loss_png(path: &Path, rows: &[LossRow], title: &str) -> Result<(), ExportError> {
     super::fonts::register();
     let err =
@@ -136,7 +151,7 @@ pub fn plot_loss_png(path: &Path, rows: &[LossRow], title: &str) -> Result<(), E
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(0usize..last, (lo..hi).log_scale())
+            .build_cartesian_2d(0usize..last, (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)))
             .map_err(|e| err(e.to_string()))?;
         chart
             .configure_mesh()
@@ -229,5 +244,13 @@ mod tests {
         // A malformed row names its line.
         std::fs::write(&csv, format!("{HEADER}\n0,1,2,3,4,x,6\n")).unwrap();
         assert!(read_loss_csv(&csv).unwrap_err().to_string().contains("line 2"));
+    }
+
+    #[test]
+    fn log_axes_get_ticks_within_a_decade() {
+        let close = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        assert!(close(&log_ticks(0.12, 1.07), &[0.2, 0.5, 1.0]));
+        assert!(close(&log_ticks(0.0081, 11.0), &[0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]));
+        assert!(close(&log_ticks(0.085, 0.105), &[0.09, 0.1]));
     }
 }
