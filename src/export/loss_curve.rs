@@ -94,8 +94,6 @@ pub fn read_loss_csv(path: &Path) -> Result<Vec<LossRow>, ExportError> {
         .collect()
 }
 
-/// Plots training and validation loss against step (log scale) into a PNG, with a panel below for
-/// each unconditional-sample check the rows hold.
 /// Tick values for a log axis over `[lo, hi]`: 1, 2, 5 × powers of ten, or every digit when the
 /// range holds fewer than three of those (plotters' own log ticks are powers of ten only, so a
 /// loss falling from 1 to 0.13 would get a single label).
@@ -111,6 +109,8 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if coarse.len() >= 3 { coarse } else { pick(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]) }
 }
 
+/// Plots training and validation loss against step (log scale) into a PNG, with a panel below for
+/// each unconditional-sample check the rows hold.
 pub fn plot_loss_png(path: &Path, rows: &[LossRow], title: &str) -> Result<(), ExportError> {
     super::fonts::register();
     let err =

@@ -8,12 +8,11 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
-use candle_core::DType;
 use clap::Args;
 use indicatif::ProgressBar;
 use sdalab::baselines::{ParticleSmoother, Resampling};
 use sdalab::device::select_device;
-use sdalab::dynamics::{Lorenz63, System, simulate_ensemble};
+use sdalab::dynamics::{Lorenz63, System};
 use sdalab::evaluation::{
     EvalRow, LENGTH, Regime, RowMethod, lorenz63_case, markdown_report, particle_seed, plot_summary_png, read_rows,
     write_rows,
@@ -22,8 +21,9 @@ use sdalab::export::{read_npy_f32, write_npy_f32};
 use sdalab::metrics::{mean_log_likelihood, mean_log_prior, skill, wasserstein1};
 use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
 use sdalab::scenario::{MAX_MMPS_ITERATIONS, Scenario};
-use sdalab::score::{ComposedNetworkScore, GaussianCorrectedScore, TrajectoryScore, load_checkpoint_for};
+use sdalab::score::{ComposedNetworkScore, TrajectoryScore, load_checkpoint_for};
 
+use crate::prior_check::gaussian_corrected;
 use crate::{checkpoints, progress};
 
 #[derive(Args, Debug)]
@@ -116,9 +116,6 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let system = System::Lorenz63(Lorenz63::new());
     let chain = system.chain();
     let folder = args.checkpoints.clone().unwrap_or_else(checkpoints::bundled_dir);
-    let fit = (args.gaussian_correction > 0).then(|| {
-        simulate_ensemble(chain, LENGTH, args.gaussian_correction, chain.default_burn_in(), args.seed + 23, &|_| {})
-    });
     let mut scores: Vec<(usize, String, Box<dyn TrajectoryScore>)> = Vec::new();
     for &k in &args.k {
         let dir = folder.join(format!("lorenz63-k{k}"));
@@ -131,16 +128,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             2 * k + 1
         );
         let model = format!("lorenz63-k{k}@{}", checkpoint.fingerprint);
-        let window = checkpoint.config.window;
-        let composed = ComposedNetworkScore::new(checkpoint.network, window)?;
-        match &fit {
-            Some(fit) => {
-                let norm = chain.normalisation();
-                let corrected =
-                    GaussianCorrectedScore::fitted(composed, fit, LENGTH, window, norm, DType::F32, &device)?;
-                scores.push((k, format!("{model}+gaussian"), Box::new(corrected)));
-            }
-            None => scores.push((k, model, Box::new(composed))),
+        let composed = ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window)?;
+        if args.gaussian_correction > 0 {
+            let corrected =
+                gaussian_corrected(chain, composed, LENGTH, args.gaussian_correction, args.seed + 23, &device)?;
+            scores.push((k, format!("{model}+gaussian"), Box::new(corrected)));
+        } else {
+            scores.push((k, model, Box::new(composed)));
         }
     }
 

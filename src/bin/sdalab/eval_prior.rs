@@ -12,15 +12,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, ensure};
-use candle_core::DType;
 use clap::Args;
 use sdalab::device::select_device;
 use sdalab::dynamics::System;
-use sdalab::dynamics::simulate_ensemble;
 use sdalab::export::read_npy_f32;
-use sdalab::score::{ComposedNetworkScore, GaussianCorrectedScore, TrajectoryScore, load_checkpoint_for};
+use sdalab::score::{ComposedNetworkScore, TrajectoryScore, load_checkpoint_for};
 
-use crate::prior_check::{PriorSampling, Reference, sample_prior};
+use crate::prior_check::{PriorSampling, Reference, gaussian_corrected, sample_prior};
 use crate::{checkpoints, progress};
 
 #[derive(Args, Debug)]
@@ -109,17 +107,7 @@ pub fn run(args: &PriorEvalArgs) -> anyhow::Result<()> {
     let composed = ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window)?;
     let score: Box<dyn TrajectoryScore> = if args.gaussian_correction > 0 {
         ensure!(!fields, "--gaussian-correction is for Lorenz systems");
-        let fit = simulate_ensemble(
-            chain,
-            length,
-            args.gaussian_correction,
-            chain.default_burn_in(),
-            args.seed + 23,
-            &|_| {},
-        );
-        let norm = chain.normalisation();
-        let window = checkpoint.config.window;
-        Box::new(GaussianCorrectedScore::fitted(composed, &fit, length, window, norm, DType::F32, &device)?)
+        Box::new(gaussian_corrected(chain, composed, length, args.gaussian_correction, args.seed + 23, &device)?)
     } else {
         Box::new(composed)
     };

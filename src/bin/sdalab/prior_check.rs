@@ -6,12 +6,12 @@ use std::fmt::Write as _;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail, ensure};
-use candle_core::Device;
+use candle_core::{DType, Device};
 use sdalab::dynamics::{MarkovChain, System, simulate_ensemble};
 use sdalab::export::PriorCheckRow;
 use sdalab::metrics::{FieldClimate, TrajectoryClimate};
 use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
-use sdalab::score::TrajectoryScore;
+use sdalab::score::{ComposedNetworkScore, GaussianCorrectedScore, TrajectoryScore};
 
 /// Shells compared in the energy spectrum of fields: k = 1 … 8 (half the stored grid's cut-off).
 pub const SHELLS: usize = 8;
@@ -245,4 +245,19 @@ fn field_tables(out: &mut String, r: &FieldClimate, rows: &[(String, Climate, f6
             s.enstrophy / r.enstrophy
         );
     }
+}
+
+/// `composed` corrected by the Gaussian fitted to `trajectories` simulator trajectories of `length`
+/// states (seed `seed`): see [`GaussianCorrectedScore`].
+pub fn gaussian_corrected(
+    chain: &dyn MarkovChain,
+    composed: ComposedNetworkScore,
+    length: usize,
+    trajectories: usize,
+    seed: u64,
+    device: &Device,
+) -> anyhow::Result<GaussianCorrectedScore<ComposedNetworkScore>> {
+    let fit = simulate_ensemble(chain, length, trajectories, chain.default_burn_in(), seed, &|_| {});
+    let window = composed.composer().window();
+    Ok(GaussianCorrectedScore::fitted(composed, &fit, length, window, chain.normalisation(), DType::F32, device)?)
 }
