@@ -6,12 +6,13 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use nalgebra::{DMatrix, DVector};
-use sdalab::dynamics::{LinearGaussian, MarkovChain, Normalisation};
+use sdalab::dynamics::linear::TrajectoryGaussian;
+use sdalab::dynamics::{LinearGaussian, MarkovChain, Normalisation, System, simulate_ensemble};
 use sdalab::observe::{Observation, ObservationOp, TensorObservations};
-use sdalab::sampler::{Guidance, GuidedScore};
+use sdalab::sampler::{Guidance, GuidedScore, MMPS_FALLBACK_GAMMA};
 use sdalab::score::{
     Architecture, ComposedNetworkScore, ExactGaussianScore, MlpConfig, ModelConfig, ScoreNetwork, TrajectoryScore,
-    VpSchedule,
+    VpSchedule, load_checkpoint,
 };
 
 fn flat64(t: &Tensor) -> Vec<f64> {
@@ -237,4 +238,104 @@ fn mmps_through_a_network_takes_the_conjugate_gradient_step() {
         worst = worst.max(relative_error(&got, expected.as_slice()));
     }
     assert!(worst < 1e-6, "one MMPS step differs from its closed form by {worst:e} relative");
+}
+
+/// `ε = a·x` with a gain per trajectory: `J = (1 − σ·a)/μ`, negative once `a > 1/σ`, as a learned
+/// score's Jacobian is at high noise.
+struct LinearGain {
+    gains: Tensor,
+}
+
+impl TrajectoryScore for LinearGain {
+    fn epsilon(&self, x: &Tensor, _t: f64) -> Result<Tensor, sdalab::score::ScoreError> {
+        Ok(x.broadcast_mul(&self.gains)?)
+    }
+}
+
+/// A trajectory whose Tweedie covariance is negative along the solve takes SDA's step; one whose
+/// covariance is positive keeps MMPS's, in the same batch.
+#[test]
+fn mmps_falls_back_to_sda_where_the_covariance_is_not_positive() {
+    let (length, d, t) = (6, 3, 0.6);
+    let sigma = VpSchedule::new().sigma(t);
+    let obs = nonlinear_observations();
+    let normalisation = Normalisation::new(vec![0.0, 0.0, 25.0], vec![8.0, 9.0, 8.6]);
+    let tensors = TensorObservations::new(&obs, length, d, &normalisation, DType::F64, &Device::Cpu).unwrap();
+    let x: Vec<f64> = (0..2 * length * d).map(|i| (i as f64 * 0.7).sin()).collect();
+    let x = Tensor::from_vec(x, (2, length, d), &Device::Cpu).unwrap();
+    let gains = [0.2, 3.0 / sigma];
+    let score = LinearGain { gains: Tensor::new(&gains, &Device::Cpu).unwrap().reshape((2, 1, 1)).unwrap() };
+    let both = flat64(&GuidedScore::new(&score, Guidance::Mmps { iterations: 3 }, &tensors).epsilon(&x, t).unwrap());
+    for (row, gain) in gains.iter().enumerate() {
+        let single = LinearGain { gains: Tensor::new(&[*gain], &Device::Cpu).unwrap().reshape((1, 1, 1)).unwrap() };
+        let xi = x.narrow(0, row, 1).unwrap();
+        let mmps =
+            flat64(&GuidedScore::new(&single, Guidance::Mmps { iterations: 3 }, &tensors).epsilon(&xi, t).unwrap());
+        let sda = GuidedScore::new(&single, Guidance::Sda { gamma: MMPS_FALLBACK_GAMMA }, &tensors);
+        let sda = flat64(&sda.epsilon(&xi, t).unwrap());
+        let got = &both[row * length * d..(row + 1) * length * d];
+        if row == 0 {
+            // J = (1 − 0.2σ)/μ > 0: MMPS's own step, which is not SDA's.
+            assert!(relative_error(got, &mmps) < 1e-12, "positive row: {}", relative_error(got, &mmps));
+            assert!(relative_error(got, &sda) > 1e-3, "the two rules agree here: the test shows nothing");
+        } else {
+            // J = (1 − 3)/μ < 0 everywhere: SDA's step.
+            assert!(relative_error(got, &sda) < 1e-12, "negative row: {}", relative_error(got, &sda));
+        }
+    }
+}
+
+/// `vᵀ·V·v / vᵀ·v` for the Tweedie covariance `V = (σ²/μ)·J` of the bundled `lorenz63-k4`, at
+/// states near the attractor noised to time t, for random directions `v` on the components the
+/// paper's sparse regime observes (x of every 8th state); beside it the same for the exact score
+/// of a Gaussian fitted to simulator trajectories. Why MMPS checks the sign of `V` along its
+/// solve: the network's `V` is negative where μ(t) is small (its Jacobian's errors are amplified
+/// by `1/μ²`) and positive from t = 0.8 down.
+/// The table: `cargo test --release --test mmps_guidance -- --nocapture tweedie`
+#[test]
+fn tweedie_covariance_of_the_bundled_network_by_noise_level() {
+    let device = Device::Cpu;
+    let system = System::named("lorenz63").unwrap();
+    let chain = system.chain();
+    let (length, d, n) = (65, 3, 32);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checkpoint = load_checkpoint(&root.join("checkpoints/lorenz63-k4"), &device).unwrap();
+    let network = ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window).unwrap();
+    let fitted =
+        TrajectoryGaussian::from_samples(&simulate_ensemble(chain, length, 512, 1024, 7, &|_| {}), length, d, 1e-6)
+            .unwrap();
+    let gaussian = ExactGaussianScore::whole(&fitted, chain.normalisation(), DType::F32, &device).unwrap();
+    let mut x0 = simulate_ensemble(chain, length, n, 1024, 99, &|_| {});
+    chain.normalisation().to_network(&mut x0);
+    let x0 = Tensor::from_vec(x0.iter().map(|v| *v as f32).collect::<Vec<_>>(), (n, length, d), &device).unwrap();
+    let mask: Vec<f32> = (0..length * d).map(|i| if i % d == 0 && (i / d) % 8 == 0 { 1.0 } else { 0.0 }).collect();
+    let mask = Tensor::from_vec(mask, (1, length, d), &device).unwrap();
+    let schedule = VpSchedule::new();
+    for t in [0.999, 0.99, 0.95, 0.9, 0.8, 0.6, 0.4, 0.2, 0.1, 0.01] {
+        let (mu, sigma) = (schedule.mu(t), schedule.sigma(t));
+        let noise = Tensor::randn(0f32, 1f32, (n, length, d), &device).unwrap();
+        let xt = ((&x0 * mu).unwrap() + (noise * sigma).unwrap()).unwrap();
+        let v = Tensor::randn(0f32, 1f32, (n, length, d), &device).unwrap().broadcast_mul(&mask).unwrap();
+        let quotients = |score: &dyn TrajectoryScore| -> Vec<f64> {
+            let linear = score.linearise(&xt, t).unwrap();
+            let jt_v = ((&v - (linear.vjp(&v).unwrap() * sigma).unwrap()).unwrap() / mu).unwrap();
+            let vjv = flat64(&(&v * &jt_v).unwrap().sum((1, 2)).unwrap());
+            let vv = flat64(&v.sqr().unwrap().sum((1, 2)).unwrap());
+            vjv.iter().zip(&vv).map(|(a, b)| sigma * sigma / mu * a / b).collect()
+        };
+        let (net, exact) = (quotients(&network), quotients(&gaussian));
+        let mean = |q: &[f64]| q.iter().sum::<f64>() / q.len() as f64;
+        let negative = |q: &[f64]| q.iter().filter(|q| **q < 0.0).count();
+        eprintln!(
+            "t = {t:5}, μ = {mu:.4}: network mean {:9.4}, {:2}/{n} negative; fitted Gaussian mean {:7.4}, {}/{n} negative",
+            mean(&net),
+            negative(&net),
+            mean(&exact),
+            negative(&exact)
+        );
+        assert_eq!(negative(&exact), 0, "t = {t}: an exact score's Tweedie covariance is positive");
+        if t <= 0.8 {
+            assert_eq!(negative(&net), 0, "t = {t}: the network's Tweedie covariance is not positive");
+        }
+    }
 }

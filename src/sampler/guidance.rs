@@ -1,7 +1,7 @@
 //! Zero-shot observation guidance: the SDA Gaussian surrogate likelihood, DPS, and MMPS (the
 //! Tweedie covariance, [`super::mmps`]).
 
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 
 use super::mmps::mmps_epsilon;
 use crate::observe::TensorObservations;
@@ -9,6 +9,10 @@ use crate::score::{Linearisation, ScoreError, TrajectoryScore, VpSchedule};
 
 /// Conjugate-gradient iterations of MMPS where nothing else sets them.
 pub const DEFAULT_MMPS_ITERATIONS: usize = 4;
+
+/// SDA's γ for the trajectories whose MMPS step falls back to SDA's surrogate (where the learned
+/// Tweedie covariance is not positive, [`super::mmps`]); SDA's own default.
+pub const MMPS_FALLBACK_GAMMA: f64 = 1e-2;
 
 /// How observations steer the prior score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,7 +24,8 @@ pub enum Guidance {
     /// DPS: `log p(y | x(t)) ≈ −ζ·‖y − A(x̂)‖` per trajectory, ignoring σ_y.
     Dps { zeta: f64 },
     /// MMPS: `log p(y | x(t)) ≈ log N(y | A(x̂), Σ_y + A·V·Aᵀ)` with `V = (σ²/μ)·∂x̂/∂x(t)`, solved by
-    /// `iterations` conjugate-gradient steps (each one more vector–Jacobian product).
+    /// `iterations` conjugate-gradient steps (each one more vector–Jacobian product). A trajectory
+    /// whose `V` is not positive along the solve takes SDA's step (γ = [`MMPS_FALLBACK_GAMMA`]).
     Mmps { iterations: usize },
 }
 
@@ -56,6 +61,22 @@ impl<'a> GuidedScore<'a> {
         Ok((eps, log_p))
     }
 
+    /// MMPS's `ε_post`, with SDA's for the trajectories whose Tweedie covariance was not positive
+    /// (the SDA step is computed only when some trajectory needs it).
+    fn mmps_or_sda(&self, x: &Tensor, t: f64, iterations: usize) -> Result<Tensor, ScoreError> {
+        let (post, positive) = mmps_epsilon(self.prior, self.observations, x, t, iterations)?;
+        let fallbacks = positive.to_dtype(DType::F64)?.to_vec1::<f64>()?.iter().filter(|p| **p < 0.5).count();
+        if fallbacks == 0 {
+            return Ok(post);
+        }
+        let sda = GuidedScore::new(self.prior, Guidance::Sda { gamma: MMPS_FALLBACK_GAMMA }, self.observations);
+        let fallback = sda.epsilon(x, t)?;
+        let mut shape = vec![positive.dim(0)?];
+        shape.resize(x.rank(), 1);
+        let keep = positive.reshape(shape)?;
+        Ok((post.broadcast_mul(&keep)? + fallback.broadcast_mul(&(keep.neg()? + 1.0)?)?)?)
+    }
+
     /// The surrogate `log p(y | x(t))` as a function of Tweedie's estimate `x̂`.
     fn surrogate(&self, x_hat: &Tensor, t: f64) -> candle_core::Result<Tensor> {
         let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
@@ -84,7 +105,7 @@ impl TrajectoryScore for GuidedScore<'_> {
             return self.prior.epsilon(x, t);
         }
         if let Guidance::Mmps { iterations } = self.guidance {
-            return mmps_epsilon(self.prior, self.observations, x, t, iterations);
+            return self.mmps_or_sda(x, t, iterations);
         }
         let (mu, sigma) = (self.schedule.mu(t), self.schedule.sigma(t));
         let prior = self.prior.linearise(x, t)?;

@@ -4,6 +4,20 @@
 //! With `x̂ = (x(t) − σ·ε)/μ` and `J = ∂x̂/∂x(t)`, `Cov[x | x(t)] ≈ V = (σ²/μ)·J`, and
 //! `p(y | x(t)) ≈ N(y | A(x̂), Σ_y + A·V·Aᵀ)` with `A` linearised at `x̂`. For the exact score of a
 //! linear-Gaussian prior this is the exact likelihood, so the sampler needs no corrections there.
+//!
+//! A learned score's Jacobian is no covariance where the noise swamps the signal: `J` is a
+//! difference of O(1) terms divided by `μ`, so the network's small errors reach `V` amplified by
+//! `σ³/μ²` (a network predicting `x̂` directly would amplify its own by `σ²/μ`). Measured on
+//! `lorenz63-k4` (`tests/mmps_guidance.rs`, `tweedie_covariance_…`: random directions on the
+//! observed components, states near the attractor): `vᵀVv/vᵀv` averages about −800 at t = 0.999
+//! and is negative for most directions at t = 0.95, where a Gaussian fitted to the data gives
+//! about +1; it is positive from t = 0.8 down. Solved with such a `V`, the likelihood pushes
+//! samples away from the observations and sampling diverges. So each trajectory's solve reports
+//! whether every conjugate-gradient direction met a positive curvature `pᵀ·A·V·Aᵀ·p ≥ 0`, and
+//! [`super::guidance`] gives the trajectories that did not SDA's surrogate for that step. With an
+//! exact score `V` is positive and nothing falls back. The check sees `V` only along the
+//! observed directions: a `V` that is positive there and wrong elsewhere still passes (with
+//! `lorenz63-k4` and the nonlinear `|x|` operator some members still run away).
 
 use candle_core::{D, DType, Tensor};
 
@@ -12,14 +26,15 @@ use crate::score::{ScoreError, TrajectoryScore, VpSchedule};
 
 /// `ε_post = ε − σ·Jᵀ·Aᵀ·u`, `u ≈ (Σ_y + A·V·Aᵀ)⁻¹·(y − A(x̂))` by `iterations` conjugate-gradient
 /// steps from `u = 0` (the covariance held fixed, as in the rule's derivation). Cost: one forward
-/// pass and `iterations + 1` vector–Jacobian products through the prior.
+/// pass and `iterations + 1` vector–Jacobian products through the prior. Also returns, per
+/// trajectory (shape `[S]`, 1 or 0), whether `V` was positive along every direction the solve met.
 pub(super) fn mmps_epsilon(
     prior: &dyn TrajectoryScore,
     observations: &TensorObservations,
     x: &Tensor,
     t: f64,
     iterations: usize,
-) -> Result<Tensor, ScoreError> {
+) -> Result<(Tensor, Tensor), ScoreError> {
     let schedule = VpSchedule::new();
     let (mu, sigma) = (schedule.mu(t), schedule.sigma(t));
     let linear = prior.linearise(x, t)?;
@@ -35,9 +50,9 @@ pub(super) fn mmps_epsilon(
         Ok((observations.jvp(&x_hat, &v)? + u.broadcast_mul(&variances)?)?)
     };
     let residual = observations.values().unsqueeze(0)?.broadcast_sub(&observations.predict(&x_hat)?)?;
-    let u = conjugate_gradient(&covariance, &residual, &variances, iterations)?;
+    let (u, positive) = conjugate_gradient(&covariance, &residual, &variances, iterations)?;
     let grad = jacobian_t(&observations.vjp(&x_hat, &u)?)?;
-    Ok((eps - (grad * sigma)?)?)
+    Ok(((eps - (grad * sigma)?)?, positive.squeeze(1)?))
 }
 
 /// Solves `M·u = b` row by row (each row of `b` `[S, K]` is its own system) by `iterations`
@@ -46,13 +61,14 @@ pub(super) fn mmps_epsilon(
 /// residuals reach f32's subnormal range, cannot overflow a step. `M = diag(floor) + P` with `P`
 /// positive semi-definite in exact arithmetic, so `pᵀ·M·p` is clamped below by `pᵀ·diag(floor)·p`:
 /// a learned score's Jacobian need not be symmetric or positive, and the clamp keeps each step no
-/// longer than the observation noise alone allows.
+/// longer than the observation noise alone allows. The second result (`[S, 1]`, 1 or 0) says
+/// whether each row's `pᵀ·P·p` was non-negative at every step.
 fn conjugate_gradient(
     operator: &dyn Fn(&Tensor) -> Result<Tensor, ScoreError>,
     b: &Tensor,
     floor: &Tensor,
     iterations: usize,
-) -> Result<Tensor, ScoreError> {
+) -> Result<(Tensor, Tensor), ScoreError> {
     let dtype = b.dtype();
     let dot = |a: &Tensor, c: &Tensor| (a * c)?.sum_keepdim(D::Minus1);
     let floor = floor.to_dtype(DType::F64)?;
@@ -60,10 +76,12 @@ fn conjugate_gradient(
     let mut r = b.to_dtype(DType::F64)?;
     let mut p = r.clone();
     let mut rr = dot(&r, &r)?;
+    let mut positive = rr.ones_like()?;
     for _ in 0..iterations {
         let mp = operator(&p.to_dtype(dtype)?)?.to_dtype(DType::F64)?;
-        let curvature =
-            dot(&p, &mp)?.maximum(&dot(&p, &p.broadcast_mul(&floor)?)?)?.clamp(f64::MIN_POSITIVE, f64::INFINITY)?;
+        let (pmp, noise_only) = (dot(&p, &mp)?, dot(&p, &p.broadcast_mul(&floor)?)?);
+        positive = (positive * pmp.ge(&noise_only)?.to_dtype(DType::F64)?)?;
+        let curvature = pmp.maximum(&noise_only)?.clamp(f64::MIN_POSITIVE, f64::INFINITY)?;
         let alpha = (&rr / curvature)?;
         u = (u + p.broadcast_mul(&alpha)?)?;
         r = (r - mp.broadcast_mul(&alpha)?)?;
@@ -72,5 +90,5 @@ fn conjugate_gradient(
         p = (&r + p.broadcast_mul(&beta)?)?;
         rr = next;
     }
-    Ok(u.to_dtype(dtype)?)
+    Ok((u.to_dtype(dtype)?, positive.to_dtype(dtype)?))
 }
