@@ -151,11 +151,7 @@ impl SamplerControls {
             ui.label(s::GUIDANCE).on_hover_text(s::GUIDANCE_TIP);
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.guidance, GuidanceRule::Sda, "SDA");
-                // MMPS is offered once it is stable with the bundled learned priors (it is with exact
-                // ones); a scenario that asks for it still gets it.
-                if self.guidance == GuidanceRule::Mmps {
-                    ui.selectable_value(&mut self.guidance, GuidanceRule::Mmps, "MMPS").on_hover_text(s::MMPS_TIP);
-                }
+                ui.selectable_value(&mut self.guidance, GuidanceRule::Mmps, "MMPS").on_hover_text(s::MMPS_TIP);
                 ui.selectable_value(&mut self.guidance, GuidanceRule::Dps, "DPS");
                 ui.selectable_value(&mut self.guidance, GuidanceRule::None, "none");
             })
