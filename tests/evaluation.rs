@@ -47,6 +47,7 @@ fn small_eval_grid_writes_its_rows_and_corrections_help() {
     let report = std::fs::read_to_string(out.join("eval.md")).unwrap();
     assert!(report.contains("| k=4 |") && report.contains("floor"), "{report}");
     assert_eq!(&std::fs::read(out.join("eval.png")).unwrap()[1..4], b"PNG");
+    assert_eq!(&std::fs::read(out.join("cost.png")).unwrap()[1..4], b"PNG");
 
     // A rerun finds every row done: nothing is sampled again, the file is unchanged.
     let second = eval(&out);

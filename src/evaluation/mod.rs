@@ -1,17 +1,20 @@
 //! The paper's Lorenz-63 evaluation: seeded twin-experiment cases in two observation regimes,
 //! the rows of results a run of the grid produces (CSV, so an interrupted grid resumes where it
-//! stopped), and the report made from them (median tables in markdown, a plotters figure).
+//! stopped), and the report made from them (median tables in markdown, a figure against C and
+//! one of accuracy against wall time).
 //!
 //! Running the samplers is left to the caller (the `sdalab eval` command): this module owns what
 //! is evaluated and how results are kept and summarised.
 
 mod cases;
+mod cost_figure;
 mod error;
 mod figure;
 mod record;
 mod summary;
 
 pub use cases::{LENGTH, Regime, lorenz63_case, particle_seed};
+pub use cost_figure::plot_cost_png;
 pub use error::EvaluationError;
 pub use figure::plot_summary_png;
 pub use record::{EvalRow, RowMethod, read_rows, write_rows};

@@ -63,7 +63,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    fn describe(self) -> String {
+    pub(super) fn describe(self) -> String {
         match self {
             Rule::Sda(gamma) => format!("SDA, γ = {}", f64::from_bits(gamma)),
             Rule::Mmps(iterations) => format!("MMPS, N = {iterations}"),

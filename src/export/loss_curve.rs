@@ -97,7 +97,7 @@ pub fn read_loss_csv(path: &Path) -> Result<Vec<LossRow>, ExportError> {
 /// Tick values for a log axis over `[lo, hi]`: 1, 2, 5 × powers of ten, or every digit when the
 /// range holds fewer than three of those (plotters' own log ticks are powers of ten only, so a
 /// loss falling from 1 to 0.13 would get a single label).
-fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let pick = |mantissas: &[f64]| -> Vec<f64> {
         let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
         (first..=last)

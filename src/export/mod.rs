@@ -13,5 +13,6 @@ mod npy;
 pub use atomic::write_atomically;
 pub use error::ExportError;
 pub use fonts::register as register_fonts;
+pub(crate) use loss_curve::log_ticks;
 pub use loss_curve::{LossRow, PriorCheckRow, plot_loss_png, read_loss_csv, write_loss_csv};
 pub use npy::{NpyArray, read_npy_f32, write_npy_f32};

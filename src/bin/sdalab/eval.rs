@@ -1,7 +1,8 @@
 //! `sdalab eval lorenz63`: the paper's Lorenz-63 study. For each seeded case and regime, two
 //! independent particle-smoother runs make the reference and its floor; SDA runs over a grid of
 //! k and C are scored against it. Rows go to `eval.csv` as they finish (a rerun skips the rows
-//! already there), then `eval.md` (median tables) and `eval.png` (figure) are written.
+//! already there), then `eval.md` (median tables), `eval.png` (against C) and `cost.png` (W1/floor
+//! against wall time) are written.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -14,8 +15,8 @@ use sdalab::baselines::{ParticleSmoother, Resampling};
 use sdalab::device::select_device;
 use sdalab::dynamics::{Lorenz63, System};
 use sdalab::evaluation::{
-    EvalRow, LENGTH, Regime, RowMethod, lorenz63_case, markdown_report, particle_seed, plot_summary_png, read_rows,
-    write_rows,
+    EvalRow, LENGTH, Regime, RowMethod, lorenz63_case, markdown_report, particle_seed, plot_cost_png, plot_summary_png,
+    read_rows, write_rows,
 };
 use sdalab::export::{read_npy_f32, write_npy_f32};
 use sdalab::metrics::{mean_log_likelihood, mean_log_prior, skill, wasserstein1};
@@ -289,12 +290,18 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     std::fs::write(&md, &report).with_context(|| format!("cannot write {}", md.display()))?;
     let png = args.out.join("eval.png");
     plot_summary_png(&png, &rows, args.samples, args.steps)?;
+    let cost = args.out.join("cost.png");
+    // The CSV and the tables are written: a grid with no finite run only goes without this figure.
+    if let Err(e) = plot_cost_png(&cost, &rows) {
+        eprintln!("sdalab: {e}");
+    }
     println!("{report}");
     eprintln!(
-        "wrote {}, {} and {} ({} rows; this run took {:.0} s)",
+        "wrote {}, {}, {} and {} ({} rows; this run took {:.0} s)",
         csv.display(),
         md.display(),
         png.display(),
+        cost.display(),
         rows.len(),
         started.elapsed().as_secs_f64()
     );
