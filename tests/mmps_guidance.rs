@@ -9,7 +9,7 @@ use nalgebra::{DMatrix, DVector};
 use sdalab::dynamics::linear::TrajectoryGaussian;
 use sdalab::dynamics::{LinearGaussian, MarkovChain, Normalisation, System, simulate_ensemble};
 use sdalab::observe::{Observation, ObservationOp, TensorObservations};
-use sdalab::sampler::{Guidance, GuidedScore, MMPS_FALLBACK_GAMMA};
+use sdalab::sampler::{Guidance, GuidedScore, MMPS_FALLBACK_GAMMA, TWEEDIE_BOUND};
 use sdalab::score::{
     Architecture, ComposedNetworkScore, ExactGaussianScore, MlpConfig, ModelConfig, ScoreNetwork, TrajectoryScore,
     VpSchedule, load_checkpoint,
@@ -252,20 +252,26 @@ impl TrajectoryScore for LinearGain {
     }
 }
 
-/// A trajectory whose Tweedie covariance is negative along the solve takes SDA's step; one whose
-/// covariance is positive keeps MMPS's, in the same batch.
+/// In one batch: a trajectory with a positive Tweedie covariance and an estimate near the data
+/// keeps MMPS's step; one whose covariance is negative along the solve, and one whose updated
+/// estimate lies beyond `TWEEDIE_BOUND`, take SDA's.
 #[test]
-fn mmps_falls_back_to_sda_where_the_covariance_is_not_positive() {
+fn mmps_falls_back_to_sda_where_its_step_cannot_be_trusted() {
     let (length, d, t) = (6, 3, 0.6);
-    let sigma = VpSchedule::new().sigma(t);
+    let (mu, sigma) = (VpSchedule::new().mu(t), VpSchedule::new().sigma(t));
     let obs = nonlinear_observations();
     let normalisation = Normalisation::new(vec![0.0, 0.0, 25.0], vec![8.0, 9.0, 8.6]);
     let tensors = TensorObservations::new(&obs, length, d, &normalisation, DType::F64, &Device::Cpu).unwrap();
-    let x: Vec<f64> = (0..2 * length * d).map(|i| (i as f64 * 0.7).sin()).collect();
-    let x = Tensor::from_vec(x, (2, length, d), &Device::Cpu).unwrap();
-    let gains = [0.2, 3.0 / sigma];
-    let score = LinearGain { gains: Tensor::new(&gains, &Device::Cpu).unwrap().reshape((2, 1, 1)).unwrap() };
-    let both = flat64(&GuidedScore::new(&score, Guidance::Mmps { iterations: 3 }, &tensors).epsilon(&x, t).unwrap());
+    let n = length * d;
+    // Row 2 is row 0 scaled so that x̂ = (1 − 0.2σ)·x/μ reaches 3·TWEEDIE_BOUND.
+    let base: Vec<f64> = (0..n).map(|i| (i as f64 * 0.7).sin()).collect();
+    let peak = base.iter().fold(0.0f64, |m, v| m.max(v.abs())) * (1.0 - 0.2 * sigma) / mu;
+    let far: Vec<f64> = base.iter().map(|v| v * 3.0 * TWEEDIE_BOUND / peak).collect();
+    let second: Vec<f64> = (0..n).map(|i| ((i + n) as f64 * 0.7).sin()).collect();
+    let x = Tensor::from_vec([base, second, far].concat(), (3, length, d), &Device::Cpu).unwrap();
+    let gains = [0.2, 3.0 / sigma, 0.2];
+    let score = LinearGain { gains: Tensor::new(&gains, &Device::Cpu).unwrap().reshape((3, 1, 1)).unwrap() };
+    let all = flat64(&GuidedScore::new(&score, Guidance::Mmps { iterations: 3 }, &tensors).epsilon(&x, t).unwrap());
     for (row, gain) in gains.iter().enumerate() {
         let single = LinearGain { gains: Tensor::new(&[*gain], &Device::Cpu).unwrap().reshape((1, 1, 1)).unwrap() };
         let xi = x.narrow(0, row, 1).unwrap();
@@ -273,14 +279,14 @@ fn mmps_falls_back_to_sda_where_the_covariance_is_not_positive() {
             flat64(&GuidedScore::new(&single, Guidance::Mmps { iterations: 3 }, &tensors).epsilon(&xi, t).unwrap());
         let sda = GuidedScore::new(&single, Guidance::Sda { gamma: MMPS_FALLBACK_GAMMA }, &tensors);
         let sda = flat64(&sda.epsilon(&xi, t).unwrap());
-        let got = &both[row * length * d..(row + 1) * length * d];
+        let got = &all[row * n..(row + 1) * n];
         if row == 0 {
-            // J = (1 − 0.2σ)/μ > 0: MMPS's own step, which is not SDA's.
-            assert!(relative_error(got, &mmps) < 1e-12, "positive row: {}", relative_error(got, &mmps));
+            // J = (1 − 0.2σ)/μ > 0 and x̂ within the bound: MMPS's own step, which is not SDA's.
+            assert!(relative_error(got, &mmps) < 1e-12, "trusted row: {}", relative_error(got, &mmps));
             assert!(relative_error(got, &sda) > 1e-3, "the two rules agree here: the test shows nothing");
         } else {
-            // J = (1 − 3)/μ < 0 everywhere: SDA's step.
-            assert!(relative_error(got, &sda) < 1e-12, "negative row: {}", relative_error(got, &sda));
+            // Row 1: J = (1 − 3)/μ < 0 everywhere. Row 2: x̂ three times the bound.
+            assert!(relative_error(got, &sda) < 1e-12, "row {row}: {}", relative_error(got, &sda));
         }
     }
 }

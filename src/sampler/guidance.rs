@@ -11,7 +11,7 @@ use crate::score::{Linearisation, ScoreError, TrajectoryScore, VpSchedule};
 pub const DEFAULT_MMPS_ITERATIONS: usize = 4;
 
 /// SDA's γ for the trajectories whose MMPS step falls back to SDA's surrogate (where the learned
-/// Tweedie covariance is not positive, [`super::mmps`]); SDA's own default.
+/// Tweedie covariance cannot be trusted, [`super::mmps`]); SDA's own default.
 pub const MMPS_FALLBACK_GAMMA: f64 = 1e-2;
 
 /// How observations steer the prior score.
@@ -25,7 +25,8 @@ pub enum Guidance {
     Dps { zeta: f64 },
     /// MMPS: `log p(y | x(t)) ≈ log N(y | A(x̂), Σ_y + A·V·Aᵀ)` with `V = (σ²/μ)·∂x̂/∂x(t)`, solved by
     /// `iterations` conjugate-gradient steps (each one more vector–Jacobian product). A trajectory
-    /// whose `V` is not positive along the solve takes SDA's step (γ = [`MMPS_FALLBACK_GAMMA`]).
+    /// whose step is not trusted (`V` not positive along the solve, or the updated estimate far
+    /// outside the data) takes SDA's step (γ = [`MMPS_FALLBACK_GAMMA`]).
     Mmps { iterations: usize },
 }
 
@@ -61,19 +62,19 @@ impl<'a> GuidedScore<'a> {
         Ok((eps, log_p))
     }
 
-    /// MMPS's `ε_post`, with SDA's for the trajectories whose Tweedie covariance was not positive
-    /// (the SDA step is computed only when some trajectory needs it).
+    /// MMPS's `ε_post`, with SDA's for the trajectories whose MMPS step is not trusted (the SDA
+    /// step is computed only when some trajectory needs it).
     fn mmps_or_sda(&self, x: &Tensor, t: f64, iterations: usize) -> Result<Tensor, ScoreError> {
-        let (post, positive) = mmps_epsilon(self.prior, self.observations, x, t, iterations)?;
-        let fallbacks = positive.to_dtype(DType::F64)?.to_vec1::<f64>()?.iter().filter(|p| **p < 0.5).count();
+        let (post, trusted) = mmps_epsilon(self.prior, self.observations, x, t, iterations)?;
+        let fallbacks = trusted.to_dtype(DType::F64)?.to_vec1::<f64>()?.iter().filter(|p| **p < 0.5).count();
         if fallbacks == 0 {
             return Ok(post);
         }
         let sda = GuidedScore::new(self.prior, Guidance::Sda { gamma: MMPS_FALLBACK_GAMMA }, self.observations);
         let fallback = sda.epsilon(x, t)?;
-        let mut shape = vec![positive.dim(0)?];
+        let mut shape = vec![trusted.dim(0)?];
         shape.resize(x.rank(), 1);
-        let keep = positive.reshape(shape)?;
+        let keep = trusted.reshape(shape)?;
         Ok((post.broadcast_mul(&keep)? + fallback.broadcast_mul(&(keep.neg()? + 1.0)?)?)?)
     }
 

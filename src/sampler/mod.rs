@@ -14,6 +14,7 @@ mod predictor_corrector;
 
 pub use error::SamplerError;
 pub use guidance::{DEFAULT_MMPS_ITERATIONS, Guidance, GuidedScore, MMPS_FALLBACK_GAMMA};
+pub use mmps::TWEEDIE_BOUND;
 pub use noise::gaussian_tensor;
 pub use posterior::posterior_ensemble;
 pub use predictor_corrector::{SamplerPlan, StepSnapshot, sample};
