@@ -7,6 +7,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::figure::{draw_legend, partial_png};
 use super::summary::{Summary, cell, settings};
 use super::{EvalRow, EvaluationError, Regime};
 use crate::export::log_ticks;
@@ -50,9 +51,7 @@ pub fn plot_cost_png(path: &Path, rows: &[EvalRow]) -> Result<(), EvaluationErro
     if panels.is_empty() {
         return Err(err("no diffusion runs with a finite W1 and wall time".into()));
     }
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial.png");
-    let partial = std::path::PathBuf::from(partial);
+    let partial = partial_png(path);
     {
         let root = BitMapBackend::new(&partial, (800 * panels.len() as u32, 620)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
@@ -100,14 +99,7 @@ pub fn plot_cost_png(path: &Path, rows: &[EvalRow]) -> Result<(), EvaluationErro
                     }))
                     .map_err(|e| err(e.to_string()))?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 13))
-                .draw()
-                .map_err(|e| err(e.to_string()))?;
+            draw_legend(&mut chart).map_err(err)?;
         }
         root.present().map_err(|e| err(e.to_string()))?;
     }

@@ -29,9 +29,7 @@ pub fn plot_summary_png(path: &Path, rows: &[EvalRow], samples: usize, steps: us
     let ks: Vec<usize> = sda.iter().map(|p| p.0).collect::<BTreeSet<_>>().into_iter().collect();
     let cs: Vec<usize> = sda.iter().map(|p| p.1).collect::<BTreeSet<_>>().into_iter().collect();
 
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial.png");
-    let partial = std::path::PathBuf::from(partial);
+    let partial = partial_png(path);
     {
         let regimes: Vec<Regime> =
             Regime::ALL.into_iter().filter(|g| rows.iter().any(|r| r.regime == *g && r.samples == samples)).collect();
@@ -150,18 +148,33 @@ pub fn plot_summary_png(path: &Path, rows: &[EvalRow], samples: usize, steps: us
                         .map_err(|e| err(e.to_string()))?;
                 }
                 if row == 0 && col == 0 {
-                    chart
-                        .configure_series_labels()
-                        .position(SeriesLabelPosition::UpperRight)
-                        .background_style(WHITE.mix(0.85))
-                        .border_style(BLACK)
-                        .label_font(("sans-serif", 13))
-                        .draw()
-                        .map_err(|e| err(e.to_string()))?;
+                    draw_legend(&mut chart).map_err(err)?;
                 }
             }
         }
         root.present().map_err(|e| err(e.to_string()))?;
     }
     std::fs::rename(&partial, path).map_err(|source| EvaluationError::Io { path: path.into(), source })
+}
+
+/// Where a figure is drawn before it is renamed into place, so that a failed draw leaves no
+/// half-written `path`.
+pub(super) fn partial_png(path: &Path) -> std::path::PathBuf {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial.png");
+    partial.into()
+}
+
+/// The evaluation figures' legend: upper right, on a translucent white box.
+pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())
 }
