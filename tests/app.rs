@@ -1,6 +1,7 @@
 //! End to end: `sdalab --preset … --run --screenshot …` opens the app (under Xvfb when there is
 //! no display), samples the lesson, saves a screenshot of the window and exits 0; an unknown
 //! lesson makes it exit non-zero with the known ones listed.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,5 +1,6 @@
 //! The `sdalab` binary end to end: shapes, units and reproducibility of `simulate`, twin
 //! scenarios, and bad input answered with a one-line reason, a non-zero exit and no file.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,5 +1,6 @@
 //! Scenario editing as the app does it: observations added, dragged, painted and removed
 //! through the editor round-trip through the scenario file; undo and redo restore exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! `sdalab eval lorenz63` end to end on a small grid: the CSV it writes, that Langevin
 //! corrections bring SDA closer to the particle posterior, and that a rerun resumes instead of
 //! recomputing; `sdalab eval prior` on the bundled Lorenz-63 model.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::process::Command;
 

@@ -1,5 +1,6 @@
 //! The sampler, guidance and window composition driven by the exact Gaussian score of a
 //! linear-Gaussian chain must reproduce the exact Kalman/RTS posterior.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::sync::atomic::AtomicBool;
 

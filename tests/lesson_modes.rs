@@ -2,6 +2,7 @@
 //! checkpoint, the lesson's own settings), show mirror images: at least two modes, and about half
 //! of the members start with x > 0. (Modes are clusters of whole trajectories, which can change
 //! lobe on the way, so the sign of a mode's first state does not split the weight evenly.)
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::path::Path;
 use std::time::Duration;

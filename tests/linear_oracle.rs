@@ -1,5 +1,6 @@
 //! The exact linear-Gaussian oracle against independent constructions: the stacked prior from
 //! `x = (I − B)⁻¹(c + w)`, the posterior by dense conditioning, and moments by simulation.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;

@@ -2,6 +2,7 @@
 //! chain and linear operators, `2·dim(y)` conjugate-gradient steps equal a direct solve of the
 //! Tweedie-covariance likelihood; through a network and nonlinear operators, the guidance
 //! gradient equals central finite differences of that likelihood with its covariance held fixed.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};

@@ -1,4 +1,5 @@
 //! The bootstrap particle smoother against the exact Kalman/RTS posterior of a linear chain.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use nalgebra::{DMatrix, DVector};
 use sdalab::baselines::{ParticleSmoother, Resampling};

@@ -1,5 +1,6 @@
 //! The WGSL shaders: every file parses and validates (naga), and the colormap shader drawn
 //! offscreen by the GPU (or Mesa's software rasteriser) matches the CPU colormap within 2/255.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! Scenario files: every class of bad input is rejected with an error naming the offending entry;
 //! good files survive a write/read round trip; twin experiments observe their truth with the
 //! stated noise.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use sdalab::dynamics::{MarkovChain, ModelError, System};
 use sdalab::observe::{Observation, ObservationOp, OperatorKind};

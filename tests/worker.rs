@@ -1,6 +1,7 @@
 //! The worker protocol: events in order, cancellation within one network evaluation, a new run
 //! replacing the old, a panicking job reported as `Failed` with the worker still serving, the
 //! newest frame winning the mailbox, and a joined shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -122,6 +122,7 @@ impl Kolmogorov {
     }
 
     /// Builds checked settings.
+    #[allow(clippy::expect_used, reason = "the closure variance is a fixed positive constant")]
     fn build(settings: KolmogorovSettings) -> Self {
         let grid = SpectralGrid::new(settings.resolution);
         let n = settings.resolution;
@@ -240,6 +241,7 @@ impl MarkovChain for Kolmogorov {
         vec![self.settings.grid, self.settings.grid]
     }
 
+    #[allow(clippy::expect_used, reason = "a stationary covariance with a positive spectrum is positive definite")]
     fn initial_prior(&self) -> &Gaussian {
         self.initial.get_or_init(|| {
             let d = self.settings.grid * self.settings.grid;

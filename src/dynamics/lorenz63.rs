@@ -23,6 +23,7 @@ impl Lorenz63 {
     /// Time between stored states.
     pub const DT: f64 = 0.025;
 
+    #[allow(clippy::expect_used, reason = "the prior and noise are fixed constants checked by this file's tests")]
     pub fn new() -> Self {
         let initial_cov = DMatrix::from_row_slice(3, 3, &[64.0, 50.0, 0.0, 50.0, 81.0, 0.0, 0.0, 0.0, 75.0]);
         // Constants checked by the tests below: an error here is a bug, not an input problem.

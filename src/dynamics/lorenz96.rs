@@ -34,6 +34,7 @@ impl Lorenz96 {
     pub const CLIMATE_MEAN: f64 = 2.32;
     pub const CLIMATE_STD: f64 = 3.65;
 
+    #[allow(clippy::expect_used, reason = "the noise and prior variances are fixed positive constants")]
     pub fn new() -> Self {
         let noise = Gaussian::isotropic(DVector::zeros(Self::DIM), Self::NOISE_STD.powi(2), "lorenz96 noise")
             .expect("the Lorenz-96 noise variance is a fixed positive number");
