@@ -74,7 +74,8 @@ impl FieldsView {
                         observed[o.t * dim + i] = o.value;
                     }
                 }
-                _ => {}
+                // A folded value (|x|, x²) is not a value of the field: not drawn.
+                ObservationOp::Abs { .. } | ObservationOp::Square { .. } => {}
             }
         }
         let error: Vec<f64> = mean.iter().zip(&truth).map(|(m, t)| m - t).collect();

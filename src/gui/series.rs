@@ -9,7 +9,7 @@ use super::editor::{ScenarioEditor, ValueSource};
 use super::palette;
 use super::run_state::{RunState, mean_std};
 use super::strings as s;
-use super::tools::{EditTools, drawn_at, value_at};
+use super::tools::{EditTools, drawn_at, error_bar, folds_sign, value_at};
 use crate::metrics::Mode;
 
 /// Pixels within which a click or drag picks an observation.
@@ -196,10 +196,7 @@ impl SeriesView {
                 }
                 for o in observations.iter().filter(|o| o.op.indices() == [c]) {
                     for y in drawn_at(&o.op, o.value) {
-                        let spread = match o.op {
-                            crate::observe::ObservationOp::Square { .. } => 2.0 * o.std / (2.0 * y.abs()).max(1e-9),
-                            _ => 2.0 * o.std,
-                        };
+                        let spread = error_bar(&o.op, o.std, y);
                         plot_ui.line(
                             Line::new("", vec![[o.t as f64, y - spread], [o.t as f64, y + spread]])
                                 .color(palette::OBSERVATION)
@@ -208,9 +205,8 @@ impl SeriesView {
                         );
                     }
                 }
-                let (identity, folded): (Vec<_>, Vec<_>) = hits
-                    .iter()
-                    .partition(|(i, _)| matches!(observations[*i].op, crate::observe::ObservationOp::Identity { .. }));
+                let (identity, folded): (Vec<_>, Vec<_>) =
+                    hits.iter().partition(|(i, _)| !folds_sign(&observations[*i].op));
                 plot_ui.points(
                     Points::new(s::OBSERVED, identity.iter().map(|(_, p)| [p.x, p.y]).collect::<Vec<_>>())
                         .color(palette::OBSERVATION)

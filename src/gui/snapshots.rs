@@ -14,7 +14,6 @@ use super::fields::{Layers, colour_bar, layers, max_abs};
 use super::run_state::RunState;
 use super::strings as s;
 use super::tools::EditTools;
-use crate::observe::ObservationOp;
 use crate::render::{Colormap, FieldCallback, FieldImage};
 
 /// The rows, top to bottom.
@@ -46,9 +45,8 @@ impl SnapshotsView {
         let Layers { truth, mean, std, member } = layers(editor, run, tweedie, self.member);
         let mut observed = vec![f64::NAN; length * dim];
         for o in editor.observations() {
-            match &o.op {
-                ObservationOp::Mean { indices } => indices.iter().for_each(|i| observed[o.t * dim + i] = o.value),
-                op => observed[o.t * dim + op.indices()[0]] = o.value,
+            for i in o.op.indices() {
+                observed[o.t * dim + i] = o.value;
             }
         }
         let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));

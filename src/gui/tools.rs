@@ -46,6 +46,24 @@ pub fn drawn_at(op: &ObservationOp, value: f64) -> Vec<f64> {
     }
 }
 
+/// Whether `op` loses the sign of its component (`abs`, `square`): drawn at both signs, with its
+/// own marker.
+pub fn folds_sign(op: &ObservationOp) -> bool {
+    match op {
+        ObservationOp::Identity { .. } | ObservationOp::Mean { .. } => false,
+        ObservationOp::Abs { .. } | ObservationOp::Square { .. } => true,
+    }
+}
+
+/// Half-height on the component's axis of the ±2σ_y bar of an observation drawn at `y` (for
+/// `square`, σ_y carried back through the derivative 2y).
+pub fn error_bar(op: &ObservationOp, std: f64, y: f64) -> f64 {
+    match op {
+        ObservationOp::Square { .. } => 2.0 * std / (2.0 * y.abs()).max(1e-9),
+        ObservationOp::Identity { .. } | ObservationOp::Abs { .. } | ObservationOp::Mean { .. } => 2.0 * std,
+    }
+}
+
 /// The observed value of `op` for a point drawn at `y` on the component's axis.
 pub fn value_at(op: &ObservationOp, y: f64) -> f64 {
     match op {

@@ -77,13 +77,15 @@ impl ObservationOp {
 
     /// Builds the operator of `kind` over `indices` (exactly one index unless `kind` is `Mean`).
     pub fn new(kind: OperatorKind, indices: &[usize]) -> Option<Self> {
-        match (kind, indices) {
-            (OperatorKind::Mean, []) => None,
-            (OperatorKind::Mean, ix) => Some(Self::Mean { indices: ix.to_vec() }),
-            (OperatorKind::Identity, [index]) => Some(Self::Identity { index: *index }),
-            (OperatorKind::Abs, [index]) => Some(Self::Abs { index: *index }),
-            (OperatorKind::Square, [index]) => Some(Self::Square { index: *index }),
+        let single = match indices {
+            [index] => Some(*index),
             _ => None,
+        };
+        match kind {
+            OperatorKind::Mean => (!indices.is_empty()).then(|| Self::Mean { indices: indices.to_vec() }),
+            OperatorKind::Identity => single.map(|index| Self::Identity { index }),
+            OperatorKind::Abs => single.map(|index| Self::Abs { index }),
+            OperatorKind::Square => single.map(|index| Self::Square { index }),
         }
     }
 

@@ -5,6 +5,29 @@ use candle_core::{DType, Device, Tensor};
 use super::{Observation, ObservationOp};
 use crate::dynamics::Normalisation;
 
+/// How a point operator (one component in, one value out) is evaluated on tensors: each form has
+/// its own mask in [`TensorObservations`] and its own terms in `predict`, `jacobian_norm2` and
+/// `point_gains`. Operators over several components (`mean`) are matrix products instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PointForm {
+    Identity,
+    Abs,
+    Square,
+}
+
+impl PointForm {
+    /// The form of `op`, or `None` for an operator over several components. Exhaustive: a new
+    /// operator must say here how it is evaluated on tensors.
+    fn of(op: &ObservationOp) -> Option<Self> {
+        match op {
+            ObservationOp::Identity { .. } => Some(Self::Identity),
+            ObservationOp::Abs { .. } => Some(Self::Abs),
+            ObservationOp::Square { .. } => Some(Self::Square),
+            ObservationOp::Mean { .. } => None,
+        }
+    }
+}
+
 /// A scenario's observations as tensors: `A(x)` for a batch of whole trajectories given in the
 /// networks' normalised space (mapped to physical units inside, so gradients flow to `x`), the
 /// observed values and noise variances, all ordered point operators first, then `mean`s.
@@ -43,10 +66,12 @@ impl TensorObservations {
     ) -> candle_core::Result<Self> {
         let flat = length * dim;
         let (points, means): (Vec<&Observation>, Vec<&Observation>) =
-            observations.iter().partition(|o| !matches!(o.op, ObservationOp::Mean { .. }));
+            observations.iter().partition(|o| PointForm::of(&o.op).is_some());
         let scale_of = |i: usize| normalisation.scale()[i % dim];
         let vector = |v: Vec<f64>| Tensor::from_vec(v.clone(), v.len(), device)?.to_dtype(dtype);
-        let mask = |f: &dyn Fn(&ObservationOp) -> bool| vector(points.iter().map(|o| f(&o.op) as u8 as f64).collect());
+        let mask = |form: PointForm| {
+            vector(points.iter().map(|o| (PointForm::of(&o.op) == Some(form)) as u8 as f64).collect())
+        };
         let point_flat: Vec<usize> = points.iter().map(|o| o.t * dim + o.op.indices()[0]).collect();
         let point_index = if points.is_empty() {
             None
@@ -74,9 +99,9 @@ impl TensorObservations {
         Ok(Self {
             count: ordered.len(),
             point_index,
-            identity_mask: mask(&|op| matches!(op, ObservationOp::Identity { .. }))?,
-            abs_mask: mask(&|op| matches!(op, ObservationOp::Abs { .. }))?,
-            square_mask: mask(&|op| matches!(op, ObservationOp::Square { .. }))?,
+            identity_mask: mask(PointForm::Identity)?,
+            abs_mask: mask(PointForm::Abs)?,
+            square_mask: mask(PointForm::Square)?,
             point_scale: vector(point_flat.iter().map(|&i| scale_of(i)).collect())?,
             point_scale2: vector(point_flat.iter().map(|&i| scale_of(i).powi(2)).collect())?,
             mean_weights,

@@ -21,7 +21,7 @@ use std::path::Path;
 use crate::dynamics::System;
 use crate::dynamics::linear::LinearObservation;
 use crate::export::write_atomically;
-use crate::observe::{self, Observation, ObservationOp};
+use crate::observe::{self, Observation};
 
 /// An observation scenario over one trajectory.
 #[derive(Debug, Clone)]
@@ -52,7 +52,8 @@ impl Scenario {
             if o.t >= self.length {
                 return Err(ScenarioError::TimeOutOfRange { at, t: o.t as i64, length: self.length });
             }
-            if let ObservationOp::Mean { indices } = &o.op {
+            if o.op.kind().takes_indices() {
+                let indices = o.op.indices();
                 if indices.is_empty() {
                     return Err(ScenarioError::EmptyIndices { at });
                 }
