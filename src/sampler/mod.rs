@@ -7,14 +7,15 @@
 
 mod error;
 mod guidance;
-mod mmps;
 mod noise;
 mod posterior;
 mod predictor_corrector;
 
 pub use error::SamplerError;
-pub use guidance::{DEFAULT_MMPS_ITERATIONS, Guidance, GuidedScore, MMPS_FALLBACK_GAMMA};
-pub use mmps::TWEEDIE_BOUND;
+pub use guidance::{
+    DEFAULT_MMPS_ITERATIONS, Dps, Guidance, GuidanceRule, GuidedScore, MMPS_FALLBACK_GAMMA, Mmps, Sda, TWEEDIE_BOUND,
+    Unguided,
+};
 pub use noise::gaussian_tensor;
 pub use posterior::posterior_ensemble;
 pub use predictor_corrector::{SamplerPlan, StepSnapshot, sample};

@@ -17,26 +17,77 @@
 //! `pᵀ·A·V·Aᵀ·p ≥ 0` and the updated estimate `x̂ + V·Aᵀ·u` stays within
 //! [`TWEEDIE_BOUND`] of the data's centre (network units are the data's standard deviations; the
 //! sign check sees `V` only along the observed directions, the bound catches a `V` that is wrong
-//! elsewhere). [`super::guidance`] gives the other trajectories SDA's surrogate for that step.
+//! elsewhere). [`Mmps`] gives the other trajectories SDA's surrogate for that step.
 //! With an exact score `V` is positive, the estimates stay near the data, and nothing falls back.
 //! With `lorenz63-k4`, the sign check alone left 2–4 of 128 members running away in the
 //! two-winged lessons; with the bound none do.
 
 use candle_core::{D, DType, Tensor};
 
+use super::{GuidanceRule, Sda};
 use crate::observe::TensorObservations;
 use crate::score::{ScoreError, TrajectoryScore, VpSchedule};
+
+/// Conjugate-gradient iterations of MMPS where nothing else sets them.
+pub const DEFAULT_MMPS_ITERATIONS: usize = 4;
+
+/// SDA's γ for the trajectories whose MMPS step falls back to SDA's surrogate (where the learned
+/// Tweedie covariance cannot be trusted); SDA's own default.
+pub const MMPS_FALLBACK_GAMMA: f64 = 1e-2;
 
 /// How far (in the data's standard deviations, network units) an MMPS-updated Tweedie estimate may
 /// lie from the data's centre and still be trusted. The bundled systems' data reach about 5.
 pub const TWEEDIE_BOUND: f64 = 10.0;
+
+/// MMPS with `iterations` conjugate-gradient steps per network evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mmps {
+    pub iterations: usize,
+}
+
+impl GuidanceRule for Mmps {
+    fn name(&self) -> &'static str {
+        "MMPS"
+    }
+
+    /// MMPS's `ε_post`, with SDA's for the trajectories whose MMPS step is not trusted (the SDA
+    /// step is computed only when some trajectory needs it).
+    fn epsilon(
+        &self,
+        prior: &dyn TrajectoryScore,
+        observations: &TensorObservations,
+        x: &Tensor,
+        t: f64,
+    ) -> Result<Tensor, ScoreError> {
+        let (post, trusted) = mmps_epsilon(prior, observations, x, t, self.iterations)?;
+        let fallbacks = trusted.to_dtype(DType::F64)?.to_vec1::<f64>()?.iter().filter(|p| **p < 0.5).count();
+        if fallbacks == 0 {
+            return Ok(post);
+        }
+        let fallback = Sda { gamma: MMPS_FALLBACK_GAMMA }.epsilon(prior, observations, x, t)?;
+        let mut shape = vec![trusted.dim(0)?];
+        shape.resize(x.rank(), 1);
+        let keep = trusted.reshape(shape)?;
+        Ok((post.broadcast_mul(&keep)? + fallback.broadcast_mul(&(keep.neg()? + 1.0)?)?)?)
+    }
+
+    /// MMPS solves its likelihood rather than differentiating a scalar: none.
+    fn log_likelihood(
+        &self,
+        _observations: &TensorObservations,
+        _x_hat: &Tensor,
+        _t: f64,
+    ) -> Option<candle_core::Result<Tensor>> {
+        None
+    }
+}
 
 /// `ε_post = ε − σ·Jᵀ·Aᵀ·u`, `u ≈ (Σ_y + A·V·Aᵀ)⁻¹·(y − A(x̂))` by `iterations` conjugate-gradient
 /// steps from `u = 0` (the covariance held fixed, as in the rule's derivation). Cost: one forward
 /// pass and `iterations + 1` vector–Jacobian products through the prior. Also returns, per
 /// trajectory (shape `[S]`, 1 or 0), whether the step is trusted: `V` positive along every
 /// direction the solve met and the updated estimate within [`TWEEDIE_BOUND`].
-pub(super) fn mmps_epsilon(
+fn mmps_epsilon(
     prior: &dyn TrajectoryScore,
     observations: &TensorObservations,
     x: &Tensor,
