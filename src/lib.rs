@@ -8,11 +8,13 @@
 pub mod baselines;
 pub mod device;
 pub mod dynamics;
+pub mod ensemble;
 pub mod evaluation;
 pub mod export;
 pub mod gui;
 pub mod metrics;
 pub mod observe;
+pub mod pipeline;
 pub mod render;
 pub mod rng;
 pub mod sampler;

@@ -18,7 +18,7 @@ use super::figure::{FieldsFigure, SeriesFigure, save_fields, save_series};
 use super::frame_bench::{FrameBench, Phase};
 use super::lessons::{Lesson, ViewKind, load_lessons};
 use super::phase::PhaseView;
-use super::run_state::{RunState, Status, mean_std};
+use super::run_state::{RunState, Status};
 use super::series::{self, SeriesData, SeriesView};
 use super::snapshots::SnapshotsView;
 use super::strings as s;
@@ -836,7 +836,7 @@ impl SdaApp {
                     None
                 }
                 View::Diagnostics => {
-                    diagnostics::ui(ui, &self.run, truth.as_deref(), dim, self.tweedie);
+                    diagnostics::ui(ui, &self.run, truth.as_deref(), self.tweedie);
                     None
                 }
                 View::Fields => None,
@@ -1022,7 +1022,7 @@ impl SdaApp {
             length: scenario.length,
             dim,
             members: shown,
-            mean_std: self.run.statistics_source(self.tweedie).map(|(v, m)| mean_std(v, m)),
+            mean_std: self.run.statistics_source(self.tweedie).map(|e| e.mean_std()),
             truth: scenario.truth.as_deref(),
             observations: &scenario.observations,
         };

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use eframe::egui::{self, Ui};
 
 use super::strings as s;
-use crate::sampler::{DEFAULT_MMPS_ITERATIONS, Guidance, SamplerPlan};
+use crate::pipeline::{Defaults, guidance_of};
+use crate::sampler::{Guidance, SamplerPlan};
 use crate::scenario::{GuidanceRule, MAX_MMPS_ITERATIONS, SamplerSettings};
 use crate::score::ModelConfig;
 
@@ -34,17 +35,18 @@ pub struct SamplerControls {
 
 impl Default for SamplerControls {
     fn default() -> Self {
+        let d = Defaults::INTERACTIVE;
         Self {
             model: None,
-            samples: 64,
-            steps: 64,
-            corrections: 1,
-            tau: 0.25,
-            guidance: GuidanceRule::Sda,
-            gamma: 1e-2,
-            zeta: 1.0,
-            mmps_iterations: DEFAULT_MMPS_ITERATIONS,
-            seed: 0,
+            samples: d.samples,
+            steps: d.steps,
+            corrections: d.corrections,
+            tau: d.tau,
+            guidance: d.guidance,
+            gamma: d.gamma,
+            zeta: d.zeta,
+            mmps_iterations: d.mmps_iterations,
+            seed: d.seed,
             frame_members: 64,
         }
     }
@@ -62,12 +64,7 @@ impl SamplerControls {
     }
 
     pub fn guidance(&self) -> Guidance {
-        match self.guidance {
-            GuidanceRule::Sda => Guidance::Sda { gamma: self.gamma },
-            GuidanceRule::Dps => Guidance::Dps { zeta: self.zeta },
-            GuidanceRule::Mmps => Guidance::Mmps { iterations: self.mmps_iterations },
-            GuidanceRule::None => Guidance::Prior,
-        }
+        guidance_of(self.guidance, self.gamma, self.zeta, self.mmps_iterations)
     }
 
     /// Takes the settings a scenario or lesson carries; unset ones keep their value.

@@ -9,7 +9,7 @@ use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, Ui, Vec2}
 use eframe::egui_wgpu::Callback;
 
 use super::editor::ScenarioEditor;
-use super::run_state::{RunState, mean_std};
+use super::run_state::RunState;
 use super::strings as s;
 use super::tools::EditTools;
 use crate::observe::ObservationOp;
@@ -46,7 +46,7 @@ pub(super) fn layers(editor: &ScenarioEditor, run: &RunState, tweedie: bool, mem
     let n = scenario.length * scenario.state_dim();
     let nan = vec![f64::NAN; n];
     let truth = scenario.truth.clone().unwrap_or_else(|| nan.clone());
-    let (mean, std) = run.statistics_source(tweedie).map(|(v, m)| mean_std(v, m)).unwrap_or_default();
+    let (mean, std) = run.statistics_source(tweedie).map(|e| e.mean_std()).unwrap_or_default();
     let (mean, std) = if mean.len() == n { (mean, std) } else { (nan.clone(), nan.clone()) };
     let member = run
         .shown(tweedie)

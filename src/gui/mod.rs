@@ -28,7 +28,6 @@ pub use crate::observe::Pattern;
 pub use app::{AppError, AppOptions, run_app};
 pub use compare::{CompareChoice, CompareControls, comparison_run};
 pub use controls::{SamplerControls, models_for};
-pub use diagnostics::{error_and_spread, rank_histogram};
 pub use draft::draft_plan;
 pub use editor::{ScenarioEditor, ValueSource};
 pub use figure::{FieldsFigure, SeriesFigure, save_fields, save_series};

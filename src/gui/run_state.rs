@@ -1,6 +1,7 @@
 //! What the app knows of the current sampling job: its life cycle, its frames and results, and
 //! the statistics the views draw.
 
+use crate::ensemble::Ensemble;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -165,30 +166,17 @@ impl RunState {
 
     /// The ensemble statistics are computed from: the whole ensemble at the end of a run, the
     /// drawn members otherwise.
-    pub fn statistics_source(&self, tweedie: bool) -> Option<(&[f32], usize)> {
+    pub fn statistics_source(&self, tweedie: bool) -> Option<&Ensemble<f32>> {
         if self.at_end() {
-            let f = self.finished.as_ref()?;
-            return Some((&f.ensemble, f.samples));
+            return self.finished.as_ref().map(|f| &f.ensemble);
         }
-        self.shown(tweedie).map(|s| (s.values, s.members))
+        self.frame_shown().map(|frame| if tweedie { &frame.tweedie } else { &frame.x })
     }
 }
 
-/// Per-value mean and standard deviation over `members` flat trajectories.
+/// Per-value mean and standard deviation over `members` flat trajectories ([`Ensemble::mean_std`]'s
+/// convention); empty unless the values hold `members` whole trajectories.
 pub fn mean_std(values: &[f32], members: usize) -> (Vec<f64>, Vec<f64>) {
-    if members == 0 {
-        return (Vec::new(), Vec::new());
-    }
-    let n = values.len() / members;
-    let mut mean = vec![0.0; n];
-    let mut sq = vec![0.0; n];
-    for member in values.chunks_exact(n) {
-        for (i, &v) in member.iter().enumerate() {
-            mean[i] += v as f64;
-            sq[i] += (v as f64) * (v as f64);
-        }
-    }
-    let m = members as f64;
-    let std = mean.iter().zip(&sq).map(|(s, q)| (q / m - (s / m).powi(2)).max(0.0).sqrt()).collect();
-    (mean.into_iter().map(|s| s / m).collect(), std)
+    let per_member = values.len().checked_div(members).unwrap_or(0);
+    Ensemble::new(values, members, 1, &[per_member]).map(|e| e.mean_std()).unwrap_or_default()
 }

@@ -7,7 +7,7 @@ use egui_plot::{FilledArea, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints
 
 use super::editor::{ScenarioEditor, ValueSource};
 use super::palette;
-use super::run_state::{RunState, mean_std};
+use super::run_state::RunState;
 use super::strings as s;
 use super::tools::{EditTools, drawn_at, error_bar, folds_sign, value_at};
 use crate::metrics::Mode;
@@ -42,12 +42,13 @@ pub struct SeriesData<'a> {
 
 /// The y range component `c` of a run's ensemble covers: every member and the ±2σ band.
 fn extent(run: &RunState, tweedie: bool, c: usize, dim: usize, length: usize) -> Option<(f64, f64)> {
-    let (values, members) = run.statistics_source(tweedie)?;
+    let ensemble = run.statistics_source(tweedie)?;
+    let (values, members) = (ensemble.values(), ensemble.members());
     let per = length * dim;
-    if members == 0 || values.len() < members * per {
+    if members == 0 || ensemble.per_member() != per {
         return None;
     }
-    let (mean, std) = mean_std(values, members);
+    let (mean, std) = ensemble.mean_std();
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for t in 0..length {
@@ -105,7 +106,7 @@ impl SeriesView {
         let n = data.components.len().max(1);
         let height = ((ui.available_height() - 6.0 * n as f32) / n as f32).max(90.0);
         let shown = data.run.shown(data.tweedie);
-        let stats = data.run.statistics_source(data.tweedie).map(|(v, m)| mean_std(v, m));
+        let stats = data.run.statistics_source(data.tweedie).map(|e| e.mean_std());
         let truth = scenario.truth.clone();
         let reference = data.run.reference.as_ref();
         let ts: Vec<f64> = (0..length).map(|t| t as f64).collect();

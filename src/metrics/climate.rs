@@ -9,6 +9,7 @@ use crate::dynamics::MarkovChain;
 use crate::dynamics::spectral2d::SpectralGrid;
 
 use super::mean_log_prior;
+use crate::ensemble::Ensemble;
 
 /// Statistics of an ensemble of state-vector trajectories `[members, length, d]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,13 +24,16 @@ pub struct TrajectoryClimate {
 }
 
 impl TrajectoryClimate {
-    /// `None` when the ensemble is empty or its size is not a multiple of `length · d`.
-    pub fn of(chain: &dyn MarkovChain, ensemble: &[f64], length: usize) -> Option<Self> {
+    /// Statistics pooled over the members and states of `trajectories` of the chain; `None` for
+    /// an empty ensemble, trajectories of one state, or states of another size than the chain's.
+    pub fn of(chain: &dyn MarkovChain, trajectories: &Ensemble) -> Option<Self> {
         let d = chain.state_dim();
+        let length = trajectories.length();
         let cells = length * d;
-        if length < 2 || ensemble.is_empty() || !ensemble.len().is_multiple_of(cells) {
+        if length < 2 || trajectories.members() == 0 || trajectories.state_dim() != d {
             return None;
         }
+        let ensemble = trajectories.values();
         let count = (ensemble.len() / d) as f64;
         let mut means = vec![0.0; d];
         for state in ensemble.chunks_exact(d) {
@@ -51,7 +55,7 @@ impl TrajectoryClimate {
             }
         }
         lag1.iter_mut().zip(&stds).for_each(|(c, s)| *c /= (s * s).max(f64::MIN_POSITIVE));
-        Some(Self { means, stds, lag1, log_density: mean_log_prior(chain, ensemble, length) })
+        Some(Self { means, stds, lag1, log_density: mean_log_prior(chain, trajectories) })
     }
 
     /// Mean over components of this ensemble's std over `reference`'s.
@@ -140,7 +144,8 @@ mod tests {
                 x.iter_mut().for_each(|v| *v = a * *v + rng.sample::<f64, _>(StandardNormal));
             }
         }
-        let climate = TrajectoryClimate::of(&chain, &ensemble, length).expect("whole trajectories");
+        let ensemble = Ensemble::from_trajectories(ensemble, length, &[3]).expect("whole trajectories");
+        let climate = TrajectoryClimate::of(&chain, &ensemble).expect("whole trajectories");
         for i in 0..3 {
             assert!((climate.lag1[i] - a).abs() < 0.02, "lag-1 {} vs {a}", climate.lag1[i]);
             assert!((climate.stds[i] / stationary - 1.0).abs() < 0.05, "std {} vs {stationary}", climate.stds[i]);
@@ -158,9 +163,12 @@ mod tests {
     fn two_simulator_draws_agree() {
         let chain = Lorenz63::new();
         let length = 65;
-        let draw = |seed| simulate_ensemble(&chain, length, 512, 1024, seed, &|_| {});
+        let draw = |seed| {
+            let values = simulate_ensemble(&chain, length, 512, 1024, seed, &|_| {});
+            Ensemble::from_trajectories(values, length, &[3]).expect("whole trajectories")
+        };
         let (a, b) = (draw(1), draw(2));
-        let (a, b) = (TrajectoryClimate::of(&chain, &a, length), TrajectoryClimate::of(&chain, &b, length));
+        let (a, b) = (TrajectoryClimate::of(&chain, &a), TrajectoryClimate::of(&chain, &b));
         let (a, b) = (a.expect("whole"), b.expect("whole"));
         assert!(a.worst_std_error(&b) < 0.08, "{:?} vs {:?}", a.stds, b.stds);
         for (x, y) in a.lag1.iter().zip(&b.lag1) {

@@ -8,6 +8,6 @@ mod modes;
 mod wasserstein;
 
 pub use climate::{FieldClimate, TrajectoryClimate};
-pub use ensemble::{EnsembleScores, Skill, mean_log_likelihood, mean_log_prior, skill};
+pub use ensemble::{EnsembleScores, mean_log_prior};
 pub use modes::{Mode, find_modes};
 pub use wasserstein::wasserstein1;

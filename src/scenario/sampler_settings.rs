@@ -41,26 +41,32 @@ pub struct SamplerSettings {
     pub mmps_iterations: Option<u64>,
 }
 
-/// How observations steer the prior, as a scenario names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How observations steer the prior, as a scenario, the command line (`--guidance`) and the app
+/// name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum GuidanceRule {
     /// SDA's Gaussian surrogate likelihood (with `gamma`).
     Sda,
     /// Diffusion posterior sampling (with `zeta`).
     Dps,
-    /// Moment-matching posterior sampling (with `mmps_iterations`).
+    /// Moment-matching posterior sampling: the Tweedie covariance, solved by `mmps_iterations`
+    /// conjugate-gradient steps (one backward pass each).
     Mmps,
     /// No guidance: samples of the prior.
     None,
 }
 
 impl SamplerSettings {
+    /// Checks every set value; errors name the entry as `sampler.FIELD`.
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        let invalid = |field: &str, message: &str| ScenarioError::Invalid {
-            at: format!("sampler.{field}"),
-            message: message.into(),
-        };
+        self.check(&|field| format!("sampler.{field}"))
+    }
+
+    /// Checks every set value; errors name the entry as `name(FIELD)` (for example a
+    /// command-line flag).
+    pub fn check(&self, name: &dyn Fn(&str) -> String) -> Result<(), ScenarioError> {
+        let invalid = |field: &str, message: &str| ScenarioError::Invalid { at: name(field), message: message.into() };
         if self.samples == Some(0) {
             return Err(invalid("samples", "must be at least 1"));
         }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use super::JobId;
+use crate::ensemble::Ensemble;
 use crate::metrics::{EnsembleScores, Mode};
 
-/// A snapshot of the ensemble after one predictor step and its corrections. Values are flat
-/// `[members, length, state_dim]`, physical units.
+/// A snapshot of the ensemble after one predictor step and its corrections, physical units.
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub job: JobId,
@@ -17,10 +17,10 @@ pub struct Frame {
     pub t: f64,
     /// Members in `x` and `tweedie`.
     pub members: usize,
-    /// `x(t)`.
-    pub x: Arc<[f32]>,
-    /// Tweedie's estimate `x̂` of the final sample at the start of the step.
-    pub tweedie: Arc<[f32]>,
+    /// `x(t)` of the first `members` members.
+    pub x: Ensemble<f32>,
+    /// Tweedie's estimate `x̂` of the final sample at the start of the step (same members).
+    pub tweedie: Ensemble<f32>,
     /// Root-mean-square of `(y − A(x̂))/σ_y` over observations and the whole ensemble.
     pub misfit: f64,
     /// Network evaluations done so far.
@@ -50,8 +50,9 @@ impl Timing {
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub job: JobId,
-    /// The whole ensemble, flat `[samples, length, state_dim]`, physical units.
-    pub ensemble: Arc<[f32]>,
+    /// The whole ensemble, physical units.
+    pub ensemble: Ensemble<f32>,
+    /// Its members.
     pub samples: usize,
     /// Modes of the whole ensemble, largest first.
     pub modes: Vec<Mode>,
@@ -68,8 +69,9 @@ pub struct Comparison {
     pub job: JobId,
     /// The method and its settings, in words.
     pub label: String,
-    /// Flat `[members, length, state_dim]`, physical units.
-    pub ensemble: Arc<[f32]>,
+    /// Physical units.
+    pub ensemble: Ensemble<f32>,
+    /// Its members.
     pub members: usize,
     pub modes: Vec<Mode>,
     pub scores: EnsembleScores,

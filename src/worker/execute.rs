@@ -1,46 +1,53 @@
-//! Running one job on the worker thread: building the prior, sampling, and reporting frames.
+//! Running one job on the worker thread: sampling through the pipeline and reporting frames.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 
 use super::handle::Outbox;
-use super::{Comparison, Event, Finished, Frame, Job, JobId, PriorSpec, Reference, Timing};
-use crate::baselines::{ClassicalMethod, FourDVarError};
-use crate::device::select_device;
+use super::{Comparison, Event, Finished, Frame, Job, JobId, Reference, Timing};
+use crate::baselines::ClassicalMethod;
 use crate::dynamics::{MarkovChain, System};
+use crate::ensemble::{Ensemble, EnsembleError};
 use crate::metrics::{EnsembleScores, find_modes};
-use crate::observe::Observation;
-use crate::sampler::{SamplerError, StepSnapshot, posterior_ensemble};
-use crate::score::{Checkpoint, ComposedNetworkScore, ExactGaussianScore, TrajectoryScore, load_checkpoint};
+use crate::pipeline::{FirstGuesses, PipelineError, Priors, SamplerSetup, run_classical, sda_posterior};
+use crate::sampler::StepSnapshot;
 
 /// Why a job ended without a result.
+#[derive(Debug, thiserror::Error)]
 pub(super) enum JobError {
+    #[error("cancelled")]
     Cancelled,
-    Failed(String),
+    #[error(transparent)]
+    Pipeline(PipelineError),
+    #[error("could not read a frame back from the device: {0}")]
+    Frame(candle_core::Error),
 }
 
-impl<E: std::fmt::Display> From<E> for JobError {
-    fn from(e: E) -> Self {
-        Self::Failed(e.to_string())
+impl From<PipelineError> for JobError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Cancelled => Self::Cancelled,
+            other => Self::Pipeline(other),
+        }
     }
 }
 
-/// The worker's device and the checkpoints it has loaded.
+impl From<EnsembleError> for JobError {
+    fn from(e: EnsembleError) -> Self {
+        Self::Pipeline(e.into())
+    }
+}
+
+/// The worker's device and the priors it has loaded.
 pub(super) struct Executor {
-    device: Device,
-    device_name: String,
-    checkpoints: HashMap<PathBuf, Checkpoint>,
+    priors: Priors,
 }
 
 impl Executor {
     pub(super) fn new() -> Self {
-        let (device, device_name) = select_device();
-        Self { device, device_name, checkpoints: HashMap::new() }
+        Self { priors: Priors::new() }
     }
 
     pub(super) fn run(
@@ -52,13 +59,22 @@ impl Executor {
     ) -> Result<Finished, JobError> {
         let started = Instant::now();
         let scenario = &job.scenario;
-        scenario.validate()?;
+        scenario.validate().map_err(PipelineError::from)?;
         if job.plan.samples == 0 || job.plan.steps == 0 {
-            return Err(JobError::Failed("the ensemble size and the number of steps must be at least 1".into()));
+            return Err(PipelineError::Setting {
+                setting: "the ensemble size and the number of steps".into(),
+                message: "must be at least 1".into(),
+            }
+            .into());
         }
+        let setup = SamplerSetup { plan: job.plan.clone(), guidance: job.guidance };
         let chain = scenario.system.chain();
-        let score = self.prior(job)?;
-        outbox.event(Event::Started { job: id, device: self.device_name.clone(), evaluations: job.plan.evaluations() });
+        let prior = self.priors.score(&job.prior, scenario)?;
+        outbox.event(Event::Started {
+            job: id,
+            device: self.priors.device_name().to_string(),
+            evaluations: job.plan.evaluations(),
+        });
         if let Some(reference) = linear_reference(id, job) {
             outbox.event(Event::Reference(Box::new(reference)));
         }
@@ -67,11 +83,9 @@ impl Executor {
             outbox.event(Event::Comparison(Box::new(comparison)));
         }
 
-        let dim = chain.state_dim();
-        let per_member = job.trajectory_len();
-        let shown = job.frame_members.clamp(1, job.plan.samples);
+        let shown = job.frame_members.clamp(1, job.plan.samples.max(1));
         let mut history: Vec<Frame> = Vec::with_capacity(job.plan.steps);
-        let mut frame_error: Option<String> = None;
+        let mut frame_error: Option<JobError> = None;
         let mut first_frame = None;
         let mut on_step = |snapshot: StepSnapshot| {
             // Of the previews before corrections only the first is shown: it is the earliest
@@ -90,41 +104,25 @@ impl Executor {
                         outbox.frame(frame);
                     }
                 }
-                Err(e) => frame_error = Some(e.to_string()),
+                Err(e) => frame_error = Some(e),
             }
         };
-        let values = posterior_ensemble(
-            chain,
-            scenario.length,
-            &scenario.observations,
-            score.as_ref(),
-            job.guidance,
-            &job.plan,
-            &self.device,
-            cancel,
-            &mut on_step,
-        )
-        .map_err(|e| match e {
-            SamplerError::Cancelled => JobError::Cancelled,
-            other => JobError::Failed(other.to_string()),
-        })?;
+        let ensemble =
+            sda_posterior(scenario, prior.score.as_ref(), &setup, self.priors.device(), cancel, &mut on_step)?;
         if let Some(e) = frame_error {
-            return Err(JobError::Failed(format!("could not read a frame back from the device: {e}")));
+            return Err(e);
         }
         let sda_seconds = started.elapsed().as_secs_f64();
         if let Some(method) = job.compare.as_ref().filter(|m| m.needs_sda_members()) {
-            let comparison = compare(id, job, method, Some(&values), cancel)?;
+            let comparison = compare(id, job, method, Some(&ensemble), cancel)?;
             outbox.event(Event::Comparison(Box::new(comparison)));
         }
-        let modes = find_modes(&values, per_member, job.max_modes, job.plan.seed);
-        let scores =
-            EnsembleScores::of(&values, scenario.truth.as_deref(), &scenario.observations, scenario.length, dim);
-        let ensemble: Arc<[f32]> = values.iter().map(|&v| v as f32).collect();
-        debug_assert_eq!(ensemble.len(), job.plan.samples * scenario.length * dim);
+        let modes = find_modes(&ensemble, ensemble.per_member(), job.max_modes, job.plan.seed);
+        let scores = EnsembleScores::of(&ensemble, scenario.truth.as_deref(), &scenario.observations);
         Ok(Finished {
             job: id,
-            ensemble,
-            samples: job.plan.samples,
+            samples: ensemble.members(),
+            ensemble: ensemble.convert(),
             modes,
             history,
             scores,
@@ -135,41 +133,10 @@ impl Executor {
             },
         })
     }
-
-    /// The prior score of the job.
-    fn prior(&mut self, job: &Job) -> Result<Arc<dyn TrajectoryScore>, JobError> {
-        let scenario = &job.scenario;
-        let chain = scenario.system.chain();
-        match (&job.prior, &scenario.system) {
-            (PriorSpec::Custom { score, .. }, _) => Ok(score.clone()),
-            (PriorSpec::ExactLinear { window }, System::Linear(model)) => {
-                let prior = model.trajectory_prior(scenario.length);
-                let normalisation = chain.normalisation();
-                Ok(match window {
-                    None => Arc::new(ExactGaussianScore::whole(&prior, normalisation, DType::F32, &self.device)?),
-                    Some(w) => {
-                        Arc::new(ExactGaussianScore::composed(&prior, normalisation, *w, DType::F32, &self.device)?)
-                    }
-                })
-            }
-            (PriorSpec::ExactLinear { .. }, other) => Err(JobError::Failed(format!(
-                "the exact prior exists only for the linear system, not `{}`",
-                other.name()
-            ))),
-            (PriorSpec::Checkpoint(dir), _) => {
-                if !self.checkpoints.contains_key(dir) {
-                    let checkpoint = load_checkpoint(dir, &self.device)?;
-                    self.checkpoints.insert(dir.clone(), checkpoint);
-                }
-                let checkpoint = &self.checkpoints[dir];
-                checkpoint.check_for(chain, scenario.length)?;
-                Ok(Arc::new(ComposedNetworkScore::new(checkpoint.network.clone(), checkpoint.config.window)?))
-            }
-        }
-    }
 }
 
-/// The frame of one sampler step: the first `shown` members, physical units.
+/// The frame of one sampler step: the first `shown` members, physical units; the misfit and
+/// mode labels are of the whole ensemble's Tweedie estimates.
 fn frame(
     id: JobId,
     job: &Job,
@@ -177,22 +144,23 @@ fn frame(
     shown: usize,
     started: Instant,
     chain: &dyn MarkovChain,
-) -> candle_core::Result<Frame> {
-    let per_member = job.trajectory_len();
-    let physical = |t: &Tensor| -> candle_core::Result<Vec<f64>> {
-        let mut v: Vec<f64> = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1()?;
+) -> Result<Frame, JobError> {
+    let length = job.scenario.length;
+    let shape = chain.state_shape();
+    let physical = |t: &Tensor| -> Result<Ensemble, JobError> {
+        let mut v: Vec<f64> =
+            t.flatten_all().and_then(|t| t.to_dtype(DType::F64)).and_then(|t| t.to_vec1()).map_err(JobError::Frame)?;
         chain.normalisation().to_physical(&mut v);
-        Ok(v)
+        Ok(Ensemble::from_trajectories(v, length, &shape)?)
     };
     let tweedie_all = physical(snapshot.tweedie)?;
-    let x = physical(&snapshot.x.narrow(0, 0, shown)?)?;
-    let tweedie = &tweedie_all[..shown * per_member];
-    let misfit = misfit(&job.scenario.observations, &tweedie_all, per_member, chain.state_dim());
+    let x = physical(&snapshot.x.narrow(0, 0, shown).map_err(JobError::Frame)?)?;
+    let tweedie = tweedie_all.first(shown);
     let labels = (job.modes_every > 0
         && (snapshot.step.is_multiple_of(job.modes_every) || snapshot.step == snapshot.steps))
         .then(|| {
-            let modes = find_modes(tweedie, per_member, job.max_modes, job.plan.seed);
-            let mut labels = vec![0; shown];
+            let modes = find_modes(&tweedie, tweedie.per_member(), job.max_modes, job.plan.seed);
+            let mut labels = vec![0; tweedie.members()];
             for (m, mode) in modes.iter().enumerate() {
                 for &i in &mode.members {
                     labels[i] = m;
@@ -205,10 +173,10 @@ fn frame(
         step: snapshot.step,
         steps: snapshot.steps,
         t: snapshot.t,
-        members: shown,
-        x: x.iter().map(|&v| v as f32).collect(),
-        tweedie: tweedie.iter().map(|&v| v as f32).collect(),
-        misfit,
+        members: x.members(),
+        misfit: tweedie_all.misfit(&job.scenario.observations),
+        x: x.convert(),
+        tweedie: tweedie.convert(),
         evaluations: if snapshot.corrected {
             snapshot.step * (1 + job.plan.corrections)
         } else {
@@ -219,78 +187,27 @@ fn frame(
     })
 }
 
-/// Root-mean-square of `(y − A(x))/σ_y` over every observation of every member.
-pub fn misfit(observations: &[Observation], ensemble: &[f64], per_member: usize, dim: usize) -> f64 {
-    if observations.is_empty() || per_member == 0 {
-        return 0.0;
-    }
-    let mut sum = 0.0;
-    let mut n = 0usize;
-    for member in ensemble.chunks_exact(per_member) {
-        for o in observations {
-            let r = (o.value - o.predict(member, dim)) / o.std;
-            sum += r * r;
-            n += 1;
-        }
-    }
-    if n == 0 { 0.0 } else { (sum / n as f64).sqrt() }
-}
-
 /// Runs the job's classical method on its scenario; 4D-Var starts from SDA's members.
 fn compare(
     id: JobId,
     job: &Job,
     method: &ClassicalMethod,
-    sda_members: Option<&[f64]>,
+    sda_members: Option<&Ensemble>,
     cancel: &AtomicBool,
 ) -> Result<Comparison, JobError> {
     let started = Instant::now();
     let scenario = &job.scenario;
-    let chain = scenario.system.chain();
-    let d = chain.state_dim();
-    let per_member = scenario.length * d;
-    let mut notes = Vec::new();
-    let values: Vec<f64> = match method {
-        ClassicalMethod::EnsembleSmoother(s) => {
-            let out = s.run(chain, scenario.length, &scenario.observations, &|_| {})?;
-            notes.extend(out.notes);
-            out.paths
-        }
-        ClassicalMethod::ParticleSmoother(p) => {
-            let out = p.run(chain, scenario.length, &scenario.observations, &|_| {});
-            let lowest = out.ess.iter().map(|(_, e)| *e).fold(f64::INFINITY, f64::min);
-            if lowest.is_finite() {
-                notes.push(format!("lowest effective sample size {lowest:.0} of {}", p.particles));
-            }
-            notes.push(format!("{} distinct ancestors of the first state", out.distinct_roots));
-            out.paths
-        }
-        ClassicalMethod::FourDVar(settings) => {
-            let members =
-                sda_members.ok_or_else(|| JobError::Failed("4D-Var needs SDA's members to start from".into()))?;
-            let starts: Vec<Vec<f64>> = members.chunks_exact(per_member).map(<[f64]>::to_vec).collect();
-            let minima = settings
-                .minimise_all(chain, scenario.length, &scenario.observations, &starts, cancel, &|_| {})
-                .map_err(|e| match e {
-                    FourDVarError::Cancelled => JobError::Cancelled,
-                    other => JobError::Failed(other.to_string()),
-                })?;
-            let converged = minima.iter().filter(|m| m.converged).count();
-            let best = minima.iter().map(|m| m.cost).fold(f64::INFINITY, f64::min);
-            notes.push(format!("{converged} of {} starts converged; lowest cost {best:.2}", minima.len()));
-            minima.into_iter().flat_map(|m| m.trajectory).collect()
-        }
-    };
-    let members = values.len() / per_member.max(1);
+    let run = run_classical(method, scenario, sda_members.map(FirstGuesses::Members), cancel, &|_| {})?;
+    let ensemble = run.ensemble;
     Ok(Comparison {
         job: id,
         label: method.label(),
-        modes: find_modes(&values, per_member, job.max_modes, job.plan.seed),
-        scores: EnsembleScores::of(&values, scenario.truth.as_deref(), &scenario.observations, scenario.length, d),
-        ensemble: values.iter().map(|&v| v as f32).collect(),
-        members,
+        modes: find_modes(&ensemble, ensemble.per_member(), job.max_modes, job.plan.seed),
+        scores: EnsembleScores::of(&ensemble, scenario.truth.as_deref(), &scenario.observations),
+        members: ensemble.members(),
+        ensemble: ensemble.convert(),
         seconds: started.elapsed().as_secs_f64(),
-        notes,
+        notes: run.notes,
     })
 }
 

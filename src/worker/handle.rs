@@ -165,7 +165,7 @@ fn serve(inbox: &Receiver<Command>, outbox: &Outbox) {
         let event = match result {
             Ok(Ok(finished)) => Event::Finished(Box::new(finished)),
             Ok(Err(JobError::Cancelled)) => Event::Cancelled { job: id },
-            Ok(Err(JobError::Failed(reason))) => Event::Failed { job: id, reason },
+            Ok(Err(e)) => Event::Failed { job: id, reason: e.to_string() },
             Err(panic) => {
                 // The executor's caches may be half-updated: start from a fresh one.
                 executor = Executor::new();

@@ -14,12 +14,13 @@ use indicatif::ProgressBar;
 use sdalab::baselines::{ParticleSmoother, Resampling};
 use sdalab::device::select_device;
 use sdalab::dynamics::{Lorenz63, System};
+use sdalab::ensemble::Ensemble;
 use sdalab::evaluation::{
     EvalRow, LENGTH, Regime, RowMethod, lorenz63_case, markdown_report, particle_seed, plot_cost_png, plot_summary_png,
     read_rows, write_rows,
 };
 use sdalab::export::{read_npy_f32, write_npy_f32};
-use sdalab::metrics::{mean_log_likelihood, mean_log_prior, skill, wasserstein1};
+use sdalab::metrics::{mean_log_prior, wasserstein1};
 use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
 use sdalab::scenario::{MAX_MMPS_ITERATIONS, Scenario};
 use sdalab::score::{ComposedNetworkScore, TrajectoryScore, load_checkpoint_for};
@@ -211,24 +212,21 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             let n = args.samples * dim;
             let reference = reference_runs(args, &scenario, case, regime, &bar)?;
             let floor = wasserstein1(&reference[0][..n], &reference[1][..n], dim).context("floor: W1 failed")?;
-            let score_row = |method: RowMethod,
-                             model: &str,
-                             ensemble: &[f64],
-                             seconds: f64|
-             -> anyhow::Result<EvalRow> {
-                let s = skill(ensemble, &truth).context("skill needs two members or more")?;
-                Ok(EvalRow {
-                    w1: wasserstein1(ensemble, &reference[1][..n], dim).context("W1 failed")?,
-                    floor,
-                    log_prior: mean_log_prior(chain, ensemble, LENGTH).unwrap_or(f64::NAN),
-                    log_likelihood: mean_log_likelihood(&scenario.observations, ensemble, LENGTH, chain.state_dim())
-                        .unwrap_or(f64::NAN),
-                    rmse: s.rmse,
-                    spread: s.spread,
-                    seconds,
-                    ..row_key(case, regime, method, model)
-                })
-            };
+            let score_row =
+                |method: RowMethod, model: &str, ensemble: &[f64], seconds: f64| -> anyhow::Result<EvalRow> {
+                    let members = Ensemble::from_trajectories(ensemble.to_vec(), LENGTH, &chain.state_shape())?;
+                    let s = members.skill(&truth).context("skill needs two members or more")?;
+                    Ok(EvalRow {
+                        w1: wasserstein1(ensemble, &reference[1][..n], dim).context("W1 failed")?,
+                        floor,
+                        log_prior: mean_log_prior(chain, &members).unwrap_or(f64::NAN),
+                        log_likelihood: members.mean_log_likelihood(&scenario.observations).unwrap_or(f64::NAN),
+                        rmse: s.rmse,
+                        spread: s.spread,
+                        seconds,
+                        ..row_key(case, regime, method, model)
+                    })
+                };
             if !done(&rows, &row_key(case, regime, RowMethod::Particle, "")) {
                 let row = score_row(RowMethod::Particle, "", &reference[0][..n], f64::NAN)?;
                 say(&bar, format!("case {case} {}: particle floor W1 {:.2}", regime.name(), row.w1));

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, bail, ensure};
 use clap::Args;
 use sdalab::dynamics::System;
+use sdalab::ensemble::Ensemble;
 use sdalab::export::read_npy_f32;
-use sdalab::metrics::{mean_log_likelihood, mean_log_prior, skill, wasserstein1};
+use sdalab::metrics::{mean_log_prior, wasserstein1};
 use sdalab::scenario::Scenario;
 
 #[derive(Args, Debug)]
@@ -49,6 +50,7 @@ pub fn run(args: &MetricsArgs) -> anyhow::Result<()> {
     );
     let (members, length) = (array.shape[0], array.shape[1]);
     let values: Vec<f64> = array.data.iter().map(|v| *v as f64).collect();
+    let ensemble = Ensemble::new(values.clone(), members, length, &chain.state_shape())?;
     println!("{}: {members} members × {length} states of {}", args.ensemble.display(), chain.name());
     for c in 0..d.min(8) {
         let col: Vec<f64> = values.iter().skip(c).step_by(d).copied().collect();
@@ -56,16 +58,16 @@ pub fn run(args: &MetricsArgs) -> anyhow::Result<()> {
         let std = (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / col.len() as f64).sqrt();
         println!("  component {c}: mean {mean:.3}, std {std:.3}");
     }
-    if let Some(lp) = mean_log_prior(chain, &values, length) {
+    if let Some(lp) = mean_log_prior(chain, &ensemble) {
         println!("  mean transition log-density {lp:.3}");
     }
     if let Some(s) = &scenario {
         ensure!(length == s.length, "the ensemble has {length} states, the scenario {}", s.length);
-        if let Some(ll) = mean_log_likelihood(&s.observations, &values, length, d) {
+        if let Some(ll) = ensemble.mean_log_likelihood(&s.observations) {
             println!("  mean observation log-likelihood {ll:.3} ({} observations)", s.observations.len());
         }
         if let Some(truth) = &s.truth
-            && let Some(k) = skill(&values, truth)
+            && let Some(k) = ensemble.skill(truth)
         {
             println!("  RMSE of the mean to the truth {:.3}, spread {:.3}", k.rmse, k.spread);
         }

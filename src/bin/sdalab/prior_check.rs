@@ -2,6 +2,7 @@
 //! with the simulator's own trajectories (Lorenz systems) or with held-out fields (Kolmogorov
 //! flow). Shared by `sdalab eval prior` and the checks `sdalab train` logs as it goes.
 
+use sdalab::ensemble::Ensemble;
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicBool;
 
@@ -109,9 +110,13 @@ fn climate_of(system: &System, values: &[f64], length: usize) -> anyhow::Result<
         System::Kolmogorov(flow) => FieldClimate::of(flow.coarse_grid(), values)
             .map(Climate::Fields)
             .context("no whole fields to take statistics of"),
-        System::Lorenz63(_) | System::Lorenz96(_) => TrajectoryClimate::of(system.chain(), values, length)
-            .map(Climate::Trajectories)
-            .context("no whole trajectories of two or more states to take statistics of"),
+        System::Lorenz63(_) | System::Lorenz96(_) => {
+            let chain = system.chain();
+            let ensemble = Ensemble::from_trajectories(values.to_vec(), length, &chain.state_shape())?;
+            TrajectoryClimate::of(chain, &ensemble)
+                .map(Climate::Trajectories)
+                .context("no whole trajectories of two or more states to take statistics of")
+        }
         System::Linear(_) => bail!("the linear system has an exact score: there is no learned prior to check"),
     }
 }
