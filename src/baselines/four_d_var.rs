@@ -11,13 +11,14 @@
 //! A nonlinear chain's posterior can have several modes; starting L-BFGS from many first guesses
 //! (for instance SDA's members) finds the local minima near each ([`FourDVar::minimise_all`]).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use rayon::prelude::*;
 
+use crate::cancel::Cancellation;
 use crate::dynamics::{MarkovChain, ModelError};
 use crate::observe::Observation;
 
@@ -86,7 +87,7 @@ pub struct Objective<'a> {
     chain: &'a dyn MarkovChain,
     length: usize,
     observations: &'a [Observation],
-    cancel: Option<&'a AtomicBool>,
+    cancel: Option<&'a dyn Cancellation>,
     /// With its evaluation budget.
     tracker: Option<(&'a Tracker, usize)>,
 }
@@ -139,8 +140,8 @@ impl<'a> Objective<'a> {
 
     /// Refuses another evaluation when cancelled or over budget.
     fn check_cancel(&self) -> Result<(), argmin::core::Error> {
-        if let Some(flag) = self.cancel
-            && flag.load(Ordering::Relaxed)
+        if let Some(cancel) = self.cancel
+            && cancel.is_cancelled()
         {
             return Err(FourDVarError::Cancelled.into());
         }
@@ -196,7 +197,7 @@ impl FourDVar {
         length: usize,
         observations: &[Observation],
         first_guess: &[f64],
-        cancel: &AtomicBool,
+        cancel: &dyn Cancellation,
     ) -> Result<Minimum, FourDVarError> {
         self.minimise_indexed(chain, length, observations, first_guess, 0, cancel)
     }
@@ -209,7 +210,7 @@ impl FourDVar {
         length: usize,
         observations: &[Observation],
         first_guesses: &[Vec<f64>],
-        cancel: &AtomicBool,
+        cancel: &dyn Cancellation,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Minimum>, FourDVarError> {
         let done = AtomicUsize::new(0);
@@ -231,7 +232,7 @@ impl FourDVar {
         observations: &[Observation],
         first_guess: &[f64],
         index: usize,
-        cancel: &AtomicBool,
+        cancel: &dyn Cancellation,
     ) -> Result<Minimum, FourDVarError> {
         let d = chain.state_dim();
         if first_guess.len() != length * d {

@@ -7,6 +7,7 @@ use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot};
 use super::palette;
 use super::run_state::RunState;
 use super::strings as s;
+use super::view::{View, ViewContext, ViewId};
 
 /// Merges neighbouring bins of `counts` into at most `bins` bins of equal rank width; returns the
 /// merged counts and the rank each bin starts at.
@@ -21,7 +22,25 @@ pub fn coarsen(counts: &[usize], bins: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-pub fn ui(ui: &mut Ui, run: &RunState, truth: Option<&[f64]>, tweedie: bool) {
+/// The diagnostics view (no state of its own).
+pub struct DiagnosticsView;
+
+impl View for DiagnosticsView {
+    fn id(&self) -> ViewId {
+        ViewId::Diagnostics
+    }
+
+    fn label(&self) -> &'static str {
+        s::VIEW_DIAGNOSTICS
+    }
+
+    fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
+        draw(ui, ctx.run, ctx.editor.scenario().truth.as_deref(), ctx.tweedie);
+        None
+    }
+}
+
+fn draw(ui: &mut Ui, run: &RunState, truth: Option<&[f64]>, tweedie: bool) {
     let height = (ui.available_height() / 3.0 - 24.0).max(100.0);
     ui.label(s::RMSE_SPREAD);
     let source = run.statistics_source(tweedie);

@@ -3,15 +3,20 @@
 //! with colour bars. The observations panel takes the brush and eraser; clicking a cell selects
 //! its station for the time series below.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, Ui, Vec2};
 use eframe::egui_wgpu::Callback;
 
 use super::editor::ScenarioEditor;
+use super::figure::{FieldsFigure, save_fields};
 use super::run_state::RunState;
+use super::series::{SeriesData, SeriesView};
 use super::strings as s;
 use super::tools::EditTools;
+use super::view::{View, ViewContext, ViewId};
+use crate::export::ExportError;
 use crate::observe::ObservationOp;
 use crate::render::{Colormap, FieldCallback, FieldImage};
 
@@ -25,6 +30,8 @@ pub struct FieldsView {
     pub station: Option<usize>,
     pub member: usize,
     stroking: bool,
+    /// The selected station's time series, below the panels.
+    station_series: SeriesView,
 }
 
 /// Largest finite |v|, at least `floor`.
@@ -193,4 +200,44 @@ pub(super) fn colour_bar(ui: &mut Ui, width: f32, lo: f32, hi: f32, colormap: Co
         colour,
     );
     ui.painter().text(egui::pos2(bar.right(), bar.bottom() + 1.0), Align2::RIGHT_TOP, format!("{hi:.2}"), font, colour);
+}
+
+impl View for FieldsView {
+    fn id(&self) -> ViewId {
+        ViewId::Fields
+    }
+
+    fn label(&self) -> &'static str {
+        s::VIEW_FIELDS
+    }
+
+    fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
+        let message = self.ui(ui, ctx.editor, ctx.tools, ctx.run, ctx.tweedie);
+        let Some(station) = self.station else { return message };
+        let modes = ctx.modes();
+        let data = SeriesData {
+            run: ctx.run,
+            tweedie: ctx.tweedie,
+            components: vec![(station, format!("station {station}"))],
+            modes: &modes,
+            id: "series",
+            link_y: false,
+            y_include: None,
+        };
+        message.or(self.station_series.ui(ui, ctx.editor, ctx.tools, &data))
+    }
+
+    fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
+        let panels = self
+            .images(ctx.editor, ctx.run, ctx.tweedie)
+            .into_iter()
+            .zip(PANELS)
+            .map(|(image, name)| (name.to_string(), image))
+            .collect();
+        Some(save_fields(path, &FieldsFigure { title: ctx.title.to_string(), panels }))
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
 }

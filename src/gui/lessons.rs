@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Pattern;
+use super::view::ViewId;
 use crate::dynamics::simulate_trajectory;
 use crate::export::read_npy_f32;
 use crate::rng;
@@ -59,7 +60,37 @@ pub struct Lesson {
     pub path: PathBuf,
 }
 
+impl From<ViewKind> for ViewId {
+    fn from(kind: ViewKind) -> Self {
+        match kind {
+            ViewKind::Series => Self::Series,
+            ViewKind::Phase => Self::Phase,
+            ViewKind::Fields => Self::Fields,
+            ViewKind::Diagnostics => Self::Diagnostics,
+        }
+    }
+}
+
 impl Lesson {
+    /// The lesson used when no lesson files are found: Lorenz-63, x observed every 8th state.
+    pub fn fallback() -> Self {
+        Self {
+            order: 0,
+            title: "Lorenz-63, x every 8th state".into(),
+            text: String::new(),
+            system: serde_json::json!("lorenz63"),
+            length: 65,
+            truth_seed: 1,
+            truths: None,
+            std: 0.4,
+            pattern: Pattern::Every { every: 8, offset: 0, op: "identity".into(), indices: vec![0] },
+            sampler: Default::default(),
+            checkpoint: None,
+            view: ViewKind::Series,
+            path: PathBuf::from("fallback.json"),
+        }
+    }
+
     /// The name used by `--preset`: the file stem.
     pub fn name(&self) -> String {
         self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()

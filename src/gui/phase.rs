@@ -3,12 +3,13 @@
 
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, Ui, Vec2};
 
+use super::loading::Loaded;
 use super::palette;
 use super::run_state::RunState;
+use super::side_by_side;
 use super::strings as s;
-use crate::dynamics::{Lorenz63, MarkovChain, simulate_trajectory};
+use super::view::{View, ViewContext, ViewId};
 use crate::metrics::Mode;
-use crate::rng;
 
 /// Rotation of the view and the attractor drawn behind the trajectories.
 pub struct PhaseView {
@@ -18,12 +19,9 @@ pub struct PhaseView {
 }
 
 impl Default for PhaseView {
+    /// The attractor arrives from the loader thread ([`View::loaded`]).
     fn default() -> Self {
-        // A long free run of the system (one long noisy trajectory) traces the attractor.
-        let system = Lorenz63::new();
-        let states = simulate_trajectory(&system, 4000, system.default_burn_in(), &mut rng::stream(11, 0));
-        let attractor = states.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
-        Self { yaw: 0.0, pitch: -0.25, attractor }
+        Self { yaw: 0.0, pitch: -0.25, attractor: Vec::new() }
     }
 }
 
@@ -92,6 +90,41 @@ impl PhaseView {
                 egui::FontId::proportional(13.0),
                 Color32::from_gray(200),
             );
+        }
+    }
+}
+
+impl View for PhaseView {
+    fn id(&self) -> ViewId {
+        ViewId::Phase
+    }
+
+    fn label(&self) -> &'static str {
+        s::VIEW_PHASE
+    }
+
+    fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
+        let modes = ctx.modes();
+        let truth = ctx.editor.scenario().truth.clone();
+        if ctx.beside.is_none() {
+            self.ui(ui, ctx.run, truth.as_deref(), ctx.tweedie, &modes);
+            return None;
+        }
+        side_by_side::show(ui, ctx, &mut |left, right, ctx| {
+            self.ui(left, ctx.run, truth.as_deref(), ctx.tweedie, &modes);
+            if let Some(beside) = &ctx.beside
+                && let Some(run) = beside.run
+            {
+                let compare_modes = beside.report.map(|c| c.modes.clone()).unwrap_or_default();
+                self.ui(right, run, truth.as_deref(), false, &compare_modes);
+            }
+            None
+        })
+    }
+
+    fn loaded(&mut self, loaded: &Loaded) {
+        if let Loaded::Attractor(points) = loaded {
+            self.attractor = points.clone();
         }
     }
 }

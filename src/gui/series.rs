@@ -2,14 +2,20 @@
 //! with every member, the mean and ±2σ band, modes, truth, the exact reference and the
 //! observations, which can be added, dragged and deleted with the mouse.
 
+use std::path::Path;
+
 use eframe::egui::{self, Pos2, Ui};
 use egui_plot::{FilledArea, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints, Points};
 
 use super::editor::{ScenarioEditor, ValueSource};
+use super::figure::{SeriesFigure, save_series};
 use super::palette;
 use super::run_state::RunState;
+use super::side_by_side;
 use super::strings as s;
 use super::tools::{EditTools, drawn_at, error_bar, folds_sign, value_at};
+use super::view::{View, ViewContext, ViewId};
+use crate::export::ExportError;
 use crate::metrics::Mode;
 
 /// Pixels within which a click or drag picks an observation.
@@ -280,5 +286,84 @@ impl SeriesView {
             }
         }
         message
+    }
+}
+
+impl View for SeriesView {
+    fn id(&self) -> ViewId {
+        ViewId::Series
+    }
+
+    fn label(&self) -> &'static str {
+        s::VIEW_SERIES
+    }
+
+    fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
+        let modes = ctx.modes();
+        let components = ctx.components();
+        if ctx.beside.is_none() {
+            let data = SeriesData {
+                run: ctx.run,
+                tweedie: ctx.tweedie,
+                components,
+                modes: &modes,
+                id: "series",
+                link_y: false,
+                y_include: None,
+            };
+            return self.ui(ui, ctx.editor, ctx.tools, &data);
+        }
+        side_by_side::show(ui, ctx, &mut |left, right, ctx| {
+            let scenario = ctx.editor.scenario();
+            let (dim, length) = (scenario.state_dim(), scenario.length);
+            let truth = scenario.truth.clone();
+            let other = ctx.beside.as_ref().and_then(|b| b.run);
+            let runs: Vec<(&RunState, bool)> =
+                [Some((ctx.run, ctx.tweedie)), other.map(|r| (r, false))].into_iter().flatten().collect();
+            let y_include = shared_ranges(&runs, truth.as_deref(), dim, length);
+            let data = SeriesData {
+                run: ctx.run,
+                tweedie: ctx.tweedie,
+                components: components.clone(),
+                modes: &modes,
+                id: "series",
+                link_y: true,
+                y_include: y_include.clone(),
+            };
+            let mut message = self.ui(left, ctx.editor, ctx.tools, &data);
+            if let Some(run) = other {
+                let compare_modes = ctx.beside.as_ref().and_then(|b| b.report).map(|c| c.modes.clone());
+                let data = SeriesData {
+                    run,
+                    tweedie: false,
+                    components: components.clone(),
+                    modes: compare_modes.as_deref().unwrap_or_default(),
+                    id: "compare",
+                    link_y: true,
+                    y_include,
+                };
+                message = message.or(self.ui(right, ctx.editor, ctx.tools, &data));
+            }
+            message
+        })
+    }
+
+    fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
+        let scenario = ctx.editor.scenario();
+        let fig = SeriesFigure {
+            title: ctx.title.to_string(),
+            components: ctx.components(),
+            length: scenario.length,
+            dim: scenario.state_dim(),
+            members: ctx.run.shown(ctx.tweedie),
+            mean_std: ctx.run.statistics_source(ctx.tweedie).map(|e| e.mean_std()),
+            truth: scenario.truth.as_deref(),
+            observations: &scenario.observations,
+        };
+        Some(save_series(path, &fig))
+    }
+
+    fn reset(&mut self) {
+        self.dragging = None;
     }
 }

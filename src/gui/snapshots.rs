@@ -4,6 +4,7 @@
 //! member row follows one pinned member through time; the observations row takes the brush and
 //! eraser, one cell at a time or in strokes.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use eframe::egui::{self, Align2, Color32, FontId, Sense, Stroke, Ui, Vec2};
@@ -11,9 +12,12 @@ use eframe::egui_wgpu::Callback;
 
 use super::editor::ScenarioEditor;
 use super::fields::{Layers, colour_bar, layers, max_abs};
+use super::figure::{FieldsFigure, save_fields};
 use super::run_state::RunState;
 use super::strings as s;
 use super::tools::EditTools;
+use super::view::{View, ViewContext, ViewId};
+use crate::export::ExportError;
 use crate::render::{Colormap, FieldCallback, FieldImage};
 
 /// The rows, top to bottom.
@@ -181,5 +185,57 @@ impl SnapshotsView {
             colour_bar(ui, width, 0.0, data.spread as f32, Colormap::Sequential);
         });
         message
+    }
+}
+
+impl View for SnapshotsView {
+    fn id(&self) -> ViewId {
+        ViewId::Snapshots
+    }
+
+    fn label(&self) -> &'static str {
+        s::VIEW_FIELDS
+    }
+
+    fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
+        self.ui(ui, ctx.editor, ctx.tools, ctx.run, ctx.tweedie)
+    }
+
+    /// Each row of the grid as one panel, the states stacked downwards.
+    fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
+        let scenario = ctx.editor.scenario();
+        let shape = scenario.system.chain().state_shape();
+        let (height, width) = match shape[..] {
+            [h, w] => (h, w),
+            _ => return None,
+        };
+        let data = self.rows(ctx.editor, ctx.run, ctx.tweedie);
+        let panels = data
+            .rows
+            .iter()
+            .zip(ROWS)
+            .enumerate()
+            .map(|(r, (values, row))| {
+                let (lo, hi, colormap) = if r == 3 {
+                    (0.0, data.spread, Colormap::Sequential)
+                } else {
+                    (-data.range, data.range, Colormap::Diverging)
+                };
+                let image = FieldImage {
+                    width,
+                    height: height * scenario.length,
+                    values: values.iter().map(|&v| v as f32).collect(),
+                    lo: lo as f32,
+                    hi: hi as f32,
+                    colormap,
+                };
+                (row.to_string(), image)
+            })
+            .collect();
+        Some(save_fields(path, &FieldsFigure { title: ctx.title.to_string(), panels }))
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
     }
 }

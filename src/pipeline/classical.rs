@@ -1,10 +1,9 @@
 //! The classical methods on a scenario: the ensemble Kalman smoother, the bootstrap particle
 //! smoother and weak-constraint 4D-Var, each returning an ensemble of whole trajectories.
 
-use std::sync::atomic::AtomicBool;
-
 use super::PipelineError;
 use crate::baselines::{AnalysisForm, ClassicalMethod, EnsembleSmoother, FourDVar};
+use crate::cancel::Cancellation;
 use crate::ensemble::Ensemble;
 use crate::scenario::Scenario;
 
@@ -43,7 +42,7 @@ pub fn run_classical(
     method: &ClassicalMethod,
     scenario: &Scenario,
     first_guesses: Option<FirstGuesses>,
-    cancel: &AtomicBool,
+    cancel: &dyn Cancellation,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ClassicalRun, PipelineError> {
     scenario.validate()?;

@@ -1,10 +1,9 @@
 //! SDA's posterior ensemble of a scenario.
 
-use std::sync::atomic::AtomicBool;
-
 use candle_core::Device;
 
 use super::{PipelineError, SamplerSetup};
+use crate::cancel::Cancellation;
 use crate::ensemble::Ensemble;
 use crate::sampler::{StepSnapshot, posterior_ensemble};
 use crate::scenario::Scenario;
@@ -18,7 +17,7 @@ pub fn sda_posterior(
     prior: &dyn TrajectoryScore,
     setup: &SamplerSetup,
     device: &Device,
-    cancel: &AtomicBool,
+    cancel: &dyn Cancellation,
     on_step: &mut dyn FnMut(StepSnapshot),
 ) -> Result<Ensemble, PipelineError> {
     scenario.validate()?;

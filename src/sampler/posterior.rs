@@ -1,11 +1,10 @@
 //! A posterior ensemble in physical units: the observations made tensors, the prior guided by
 //! them, the reverse diffusion run, and the result mapped back out of network space.
 
-use std::sync::atomic::AtomicBool;
-
 use candle_core::{DType, Device};
 
 use super::{Guidance, GuidedScore, SamplerError, SamplerPlan, StepSnapshot, sample};
+use crate::cancel::Cancellation;
 use crate::dynamics::MarkovChain;
 use crate::observe::{Observation, TensorObservations};
 use crate::score::TrajectoryScore;
@@ -22,7 +21,7 @@ pub fn posterior_ensemble(
     guidance: Guidance,
     plan: &SamplerPlan,
     device: &Device,
-    cancel: &AtomicBool,
+    cancel: &dyn Cancellation,
     on_step: &mut dyn FnMut(StepSnapshot),
 ) -> Result<Vec<f64>, SamplerError> {
     let dim = chain.state_dim();

@@ -1,10 +1,9 @@
 //! The predictor–corrector reverse diffusion over whole trajectories.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use candle_core::{D, DType, Device, Tensor};
 
 use super::{SamplerError, gaussian_tensor};
+use crate::cancel::Cancellation;
 use crate::rng;
 use crate::score::{TrajectoryScore, VpSchedule};
 
@@ -56,7 +55,7 @@ pub fn sample(
     plan: &SamplerPlan,
     dtype: DType,
     device: &Device,
-    cancel: &AtomicBool,
+    cancel: &dyn Cancellation,
     on_step: &mut dyn FnMut(StepSnapshot),
 ) -> Result<Tensor, SamplerError> {
     if plan.samples == 0 || plan.steps == 0 {
@@ -70,7 +69,7 @@ pub fn sample(
     let mut rng = rng::keyed_stream(plan.seed, rng::purpose::SAMPLING, 0);
     let mut x = gaussian_tensor(&mut rng, &shape, dtype, device)?;
     let dt = 1.0 / plan.steps as f64;
-    let check = || if cancel.load(Ordering::Relaxed) { Err(SamplerError::Cancelled) } else { Ok(()) };
+    let check = || if cancel.is_cancelled() { Err(SamplerError::Cancelled) } else { Ok(()) };
     for step in 0..plan.steps {
         let t = 1.0 - step as f64 * dt;
         let t_next = (t - dt).max(0.0);

@@ -1,13 +1,14 @@
 //! Running one job on the worker thread: sampling through the pipeline and reporting frames.
 
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use candle_core::{DType, Tensor};
 
+use super::control::JobControl;
 use super::handle::Outbox;
 use super::{Comparison, Event, Finished, Frame, Job, JobId, Reference, Timing};
 use crate::baselines::ClassicalMethod;
+use crate::cancel::Cancellation;
 use crate::dynamics::{MarkovChain, System};
 use crate::ensemble::{Ensemble, EnsembleError};
 use crate::metrics::{EnsembleScores, find_modes};
@@ -54,7 +55,7 @@ impl Executor {
         &mut self,
         id: JobId,
         job: &Job,
-        cancel: &AtomicBool,
+        control: &JobControl,
         outbox: &Outbox,
     ) -> Result<Finished, JobError> {
         let started = Instant::now();
@@ -79,7 +80,7 @@ impl Executor {
             outbox.event(Event::Reference(Box::new(reference)));
         }
         if let Some(method) = job.compare.as_ref().filter(|m| !m.needs_sda_members()) {
-            let comparison = compare(id, job, method, None, cancel)?;
+            let comparison = compare(id, job, method, None, control)?;
             outbox.event(Event::Comparison(Box::new(comparison)));
         }
 
@@ -99,7 +100,7 @@ impl Executor {
                     if snapshot.corrected {
                         history.push(frame.clone());
                         outbox.frame(frame);
-                        outbox.pacer.wait_turn(cancel);
+                        control.wait_turn();
                     } else {
                         outbox.frame(frame);
                     }
@@ -108,13 +109,13 @@ impl Executor {
             }
         };
         let ensemble =
-            sda_posterior(scenario, prior.score.as_ref(), &setup, self.priors.device(), cancel, &mut on_step)?;
+            sda_posterior(scenario, prior.score.as_ref(), &setup, self.priors.device(), control, &mut on_step)?;
         if let Some(e) = frame_error {
             return Err(e);
         }
         let sda_seconds = started.elapsed().as_secs_f64();
         if let Some(method) = job.compare.as_ref().filter(|m| m.needs_sda_members()) {
-            let comparison = compare(id, job, method, Some(&ensemble), cancel)?;
+            let comparison = compare(id, job, method, Some(&ensemble), control)?;
             outbox.event(Event::Comparison(Box::new(comparison)));
         }
         let modes = find_modes(&ensemble, ensemble.per_member(), job.max_modes, job.plan.seed);
@@ -193,7 +194,7 @@ fn compare(
     job: &Job,
     method: &ClassicalMethod,
     sda_members: Option<&Ensemble>,
-    cancel: &AtomicBool,
+    cancel: &dyn Cancellation,
 ) -> Result<Comparison, JobError> {
     let started = Instant::now();
     let scenario = &job.scenario;

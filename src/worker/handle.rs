@@ -1,14 +1,14 @@
 //! The GUI-side handle of the worker thread: starting it, sending intents, reading reports.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 
+use super::control::Control;
 use super::execute::{Executor, JobError};
-use super::{Command, Event, Frame, Job, JobId, Pacer};
+use super::{Command, Event, Frame, Job, JobId};
 
 /// Called by the worker after each event or frame it sends (the GUI's `request_repaint`).
 pub type Waker = Box<dyn Fn() + Send + 'static>;
@@ -18,10 +18,11 @@ pub struct Worker {
     commands: Sender<Command>,
     events: Receiver<Event>,
     frames: Receiver<Frame>,
-    /// Id and cancellation flag of the most recent job asked for.
-    current: Option<(JobId, Arc<AtomicBool>)>,
+    /// The most recent job asked for and not cancelled.
+    current: Option<JobId>,
     next_id: JobId,
-    pacer: Arc<Pacer>,
+    /// Whether the last `Pause` command paused (the thread holds the state; this is its echo).
+    paused: AtomicBool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -32,7 +33,6 @@ pub(super) struct Outbox {
     /// A second receiver of the frame slot, used to drop the unread frame so the newest wins.
     frames_back: Receiver<Frame>,
     wake: Waker,
-    pub(super) pacer: Arc<Pacer>,
 }
 
 impl Outbox {
@@ -58,11 +58,19 @@ impl Worker {
         let (commands, inbox) = unbounded();
         let (event_tx, events) = unbounded();
         let (frame_tx, frames) = bounded(1);
-        let pacer = Arc::new(Pacer::default());
-        let outbox =
-            Outbox { events: event_tx, frames: frame_tx, frames_back: frames.clone(), wake, pacer: pacer.clone() };
-        let thread = std::thread::Builder::new().name("sdalab-worker".into()).spawn(move || serve(&inbox, &outbox))?;
-        Ok(Self { commands, events, frames, current: None, next_id: 1, pacer, thread: Some(thread) })
+        let outbox = Outbox { events: event_tx, frames: frame_tx, frames_back: frames.clone(), wake };
+        let control = Control::new(inbox);
+        let thread =
+            std::thread::Builder::new().name("sdalab-worker".into()).spawn(move || serve(&control, &outbox))?;
+        Ok(Self {
+            commands,
+            events,
+            frames,
+            current: None,
+            next_id: 1,
+            paused: AtomicBool::new(false),
+            thread: Some(thread),
+        })
     }
 
     /// Runs `job`, cancelling the job before it. Returns the new job's id.
@@ -70,37 +78,38 @@ impl Worker {
         self.cancel();
         let id = self.next_id;
         self.next_id += 1;
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.current = Some((id, cancel.clone()));
+        self.current = Some(id);
         // A send fails only when the thread has ended; `Event`s then stop, which the GUI shows.
-        let _ = self.commands.send(Command::Run { id, job: Box::new(job), cancel });
+        let _ = self.commands.send(Command::Run { id, job: Box::new(job) });
         id
     }
 
     /// Cancels the current job (running or waiting); the worker answers `Event::Cancelled`.
     pub fn cancel(&mut self) {
-        if let Some((_, flag)) = self.current.take() {
-            flag.store(true, Ordering::Relaxed);
+        if let Some(id) = self.current.take() {
+            let _ = self.commands.send(Command::Cancel { through: id });
         }
     }
 
     /// Pauses (or resumes) the running job after its current step; new jobs start paused too.
     pub fn pause(&self, paused: bool) {
-        self.pacer.set_paused(paused);
+        self.paused.store(paused, Ordering::Relaxed);
+        let _ = self.commands.send(Command::Pause(paused));
     }
 
+    /// Whether the worker was last asked to pause.
     pub fn is_paused(&self) -> bool {
-        self.pacer.is_paused()
+        self.paused.load(Ordering::Relaxed)
     }
 
     /// While paused, lets the job take one more step.
     pub fn step(&self) {
-        self.pacer.step();
+        let _ = self.commands.send(Command::Step);
     }
 
     /// The id of the most recent job asked for and not cancelled.
     pub fn current(&self) -> Option<JobId> {
-        self.current.as_ref().map(|(id, _)| *id)
+        self.current
     }
 
     /// The next life-cycle event, if one is waiting.
@@ -150,33 +159,41 @@ impl Drop for Worker {
 }
 
 /// The worker thread: runs jobs one at a time until `Shutdown` or until the handle is gone.
-fn serve(inbox: &Receiver<Command>, outbox: &Outbox) {
+fn serve(control: &Control, outbox: &Outbox) {
     let mut executor = Executor::new();
-    while let Ok(command) = inbox.recv() {
-        let (id, job, cancel) = match command {
-            Command::Shutdown => return,
-            Command::Run { id, job, cancel } => (id, job, cancel),
-        };
-        if cancel.load(Ordering::Relaxed) {
+    loop {
+        for id in control.take_replaced() {
             outbox.event(Event::Cancelled { job: id });
+        }
+        if let Some((id, job)) = control.take_next() {
+            if control.is_cancelled(id) {
+                outbox.event(Event::Cancelled { job: id });
+                continue;
+            }
+            let result = catch_unwind(AssertUnwindSafe(|| executor.run(id, &job, &control.job(id), outbox)));
+            let event = match result {
+                Ok(Ok(finished)) => Event::Finished(Box::new(finished)),
+                Ok(Err(JobError::Cancelled)) => Event::Cancelled { job: id },
+                Ok(Err(e)) => Event::Failed { job: id, reason: e.to_string() },
+                Err(panic) => {
+                    // The executor's caches may be half-updated: start from a fresh one.
+                    executor = Executor::new();
+                    Event::Failed {
+                        job: id,
+                        reason: format!("internal error (a bug): {}", panic_message(panic.as_ref())),
+                    }
+                }
+            };
+            outbox.event(event);
             continue;
         }
-        let result = catch_unwind(AssertUnwindSafe(|| executor.run(id, &job, &cancel, outbox)));
-        let event = match result {
-            Ok(Ok(finished)) => Event::Finished(Box::new(finished)),
-            Ok(Err(JobError::Cancelled)) => Event::Cancelled { job: id },
-            Ok(Err(e)) => Event::Failed { job: id, reason: e.to_string() },
-            Err(panic) => {
-                // The executor's caches may be half-updated: start from a fresh one.
-                executor = Executor::new();
-                Event::Failed { job: id, reason: format!("internal error (a bug): {}", panic_message(panic.as_ref())) }
-            }
-        };
-        outbox.event(event);
+        if control.finished() || !control.wait() {
+            return;
+        }
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

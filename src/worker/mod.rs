@@ -6,17 +6,23 @@
 //! reader never backs the worker up; every frame is also kept and handed over with the finished
 //! job for replay. A new run cancels the running job before its next network evaluation, and a
 //! panic inside a job becomes [`Event::Failed`] while the worker keeps serving. A job can be paused
-//! between steps and advanced one step at a time ([`Worker::pause`], [`Worker::step`]).
+//! between steps and advanced one step at a time ([`Worker::pause`], [`Worker::step`]). Every
+//! intent, cancellation and pacing included, travels as a [`Command`]; the thread reads them
+//! before each network evaluation ([`crate::cancel::Cancellation`]).
+//!
+//! A second thread, the [`Loader`], reads files and runs simulations for the app (lessons,
+//! scenarios, the checkpoints on offer), so the UI thread never blocks on them.
 
 mod command;
+mod control;
 mod event;
 mod execute;
 mod handle;
 mod job;
-mod pacer;
+mod loader;
 
 pub use command::Command;
 pub use event::{Comparison, Event, Finished, Frame, Reference, Timing};
-pub use handle::Worker;
+pub use handle::{Waker, Worker};
 pub use job::{Job, JobId, PriorSpec};
-pub use pacer::Pacer;
+pub use loader::{Loader, Task};

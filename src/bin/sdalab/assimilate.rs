@@ -230,10 +230,13 @@ fn run_method(
     method: &ClassicalMethod,
 ) -> anyhow::Result<()> {
     let chain = scenario.system.chain();
+    if let ClassicalMethod::FourDVar(_) = method {
+        // A system without an adjoint is refused before any first guess is made.
+        FourDVar::check_supported(chain)?;
+    }
     // 4D-Var's first guesses: an ensemble file, else a square-root EnKS of --samples members.
     let file_guesses = match (method, &args.starts) {
         (ClassicalMethod::FourDVar(_), Some(path)) => {
-            FourDVar::check_supported(chain)?;
             let array = read_npy_f32(path).with_context(|| path.display().to_string())?;
             let expected: Vec<usize> = [vec![scenario.length], chain.state_shape()].concat();
             ensure!(
@@ -257,7 +260,25 @@ fn run_method(
         (None, Some(s)) => Some(FirstGuesses::Smoother(s)),
         (None, None) => None,
     };
-    eprintln!("{} on {} states of {}, seed {}", method.label(), scenario.length, chain.name(), setup.plan.seed);
+    let (length, name) = (scenario.length, chain.name());
+    match method {
+        ClassicalMethod::ParticleSmoother(p) => eprintln!(
+            "particle smoother on {length} states of {name}: {} particles, {:?} resampling, {} paths kept, seed {}",
+            p.particles, p.resampling, p.keep, p.seed
+        ),
+        ClassicalMethod::EnsembleSmoother(s) => eprintln!(
+            "ensemble Kalman smoother on {length} states of {name}: {} members, {} analysis, inflation {}, rotation {}, seed {}",
+            s.members,
+            s.form.name(),
+            s.inflation,
+            if s.rotate { "on" } else { "off" },
+            s.seed
+        ),
+        ClassicalMethod::FourDVar(settings) => eprintln!(
+            "weak-constraint 4D-Var on {length} states of {name}: L-BFGS (memory {}), at most {} iterations per first guess",
+            settings.memory, settings.max_iterations
+        ),
+    }
     let started = Instant::now();
     let bar = progress::bar(scenario.length as u64, "states");
     let run = run_classical(method, scenario, first_guesses, &AtomicBool::new(false), &|p| {

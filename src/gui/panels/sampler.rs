@@ -1,0 +1,51 @@
+//! The sampler part of the left panel: the lesson's text, the sampler settings, run / pause /
+//! step / cancel, replay, and the classical method compared with SDA.
+
+use eframe::egui;
+
+use crate::dynamics::System;
+use crate::gui::session::Session;
+use crate::gui::strings as s;
+
+pub fn ui(ui: &mut egui::Ui, session: &mut Session) {
+    if let Some(lesson) = session.lesson.and_then(|i| session.lessons.get(i)) {
+        ui.label(&lesson.text);
+        ui.separator();
+    }
+    ui.heading("Sampler");
+    let exact = matches!(session.system(), System::Linear(_));
+    let models = session.models.clone();
+    let changed = session.controls.ui(ui, &models, exact);
+    ui.horizontal_wrapped(|ui| {
+        if ui.button(s::RUN).on_hover_text(s::RUN_TIP).clicked() {
+            session.start_run();
+        }
+        if changed {
+            session.settings_changed();
+        }
+        let paused = session.worker.is_paused();
+        if ui.button(if paused { s::RESUME } else { s::PAUSE }).on_hover_text(s::PAUSE_TIP).clicked() {
+            session.worker.pause(!paused);
+        }
+        if ui.add_enabled(paused, egui::Button::new(s::STEP)).on_hover_text(s::STEP_TIP).clicked() {
+            session.worker.step();
+        }
+        if ui.button(s::CANCEL).on_hover_text(s::CANCEL_TIP).clicked() {
+            session.worker.cancel();
+        }
+    });
+    ui.checkbox(&mut session.auto_run, s::AUTO_RUN).on_hover_text(s::AUTO_RUN_TIP);
+    ui.checkbox(&mut session.tweedie, s::SHOW_TWEEDIE).on_hover_text(s::SHOW_TWEEDIE_TIP);
+    if let Some(f) = &session.run.finished {
+        let last = f.history.len().saturating_sub(1);
+        ui.add(egui::Slider::new(&mut session.run.scrub, 0..=last).text(s::SCRUB)).on_hover_text(s::SCRUB_TIP);
+    }
+    ui.separator();
+    ui.heading(s::COMPARE_HEADING).on_hover_text(s::COMPARE_TIP);
+    if !session.system_ui.compare {
+        // Field views have no side-by-side layout; the command line runs these methods.
+        ui.label(s::COMPARE_FIELDS);
+    } else if session.compare.ui(ui) {
+        session.settings_changed();
+    }
+}

@@ -1,0 +1,45 @@
+//! The status line: the job's state, its progress and speed, and the last message.
+
+use eframe::egui;
+
+use crate::gui::run_state::Status;
+use crate::gui::session::Session;
+use crate::gui::strings as s;
+
+pub fn ui(ui: &mut egui::Ui, session: &Session) {
+    let run = &session.run;
+    ui.horizontal_wrapped(|ui| {
+        let state = match &run.status {
+            Status::Idle => "idle".to_string(),
+            Status::Running if session.worker.is_paused() => "paused".to_string(),
+            Status::Running if run.draft => s::DRAFT_RUNNING.to_string(),
+            Status::Running => "sampling".to_string(),
+            Status::Done if run.draft => s::DRAFT_DONE.to_string(),
+            Status::Done => "done".to_string(),
+            Status::Cancelled => "cancelled".to_string(),
+            Status::Failed(reason) => format!("failed: {reason}"),
+        };
+        ui.label(format!("{state} · device: {}", if run.device.is_empty() { "…" } else { &run.device }));
+        if let Some(frame) = run.frame_shown() {
+            let rate = if frame.elapsed > 0.0 { frame.evaluations as f64 / frame.elapsed } else { 0.0 };
+            ui.label(format!(
+                "· step {}/{} · t = {:.3} · corrections {} · {:.1} s · {:.1} network calls/s · misfit {:.2}",
+                frame.step,
+                frame.steps,
+                frame.t,
+                if run.draft { 0 } else { frame.step * session.controls.corrections },
+                frame.elapsed,
+                rate,
+                frame.misfit
+            ));
+        }
+        if let Some(first) = run.first_frame {
+            ui.label(format!("· first frame {:.0} ms", first * 1000.0));
+        }
+        if !session.message.is_empty() {
+            ui.label(
+                egui::RichText::new(format!("· {}", session.message)).color(egui::Color32::from_rgb(255, 190, 90)),
+            );
+        }
+    });
+}
