@@ -137,7 +137,7 @@ impl Session {
                     self.loaded(&loaded);
                     also(&loaded);
                 }
-                Err(e) => self.message = e,
+                Err(e) => self.message = e.to_string(),
             }
         }
         let mut any = false;

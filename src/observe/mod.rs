@@ -13,6 +13,6 @@ mod patterns;
 mod tensor_observations;
 
 pub use observation::{Observation, by_state, log_likelihood};
-pub use operator::{ObservationOp, OperatorKind};
+pub use operator::{ObservationOp, OperatorKind, UnknownOperator};
 pub use patterns::Pattern;
 pub use tensor_observations::TensorObservations;

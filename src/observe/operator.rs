@@ -41,14 +41,18 @@ impl fmt::Display for OperatorKind {
     }
 }
 
+/// A name that is not an operator's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown operator `{name}` (known: {})", OperatorKind::known())]
+pub struct UnknownOperator {
+    pub name: String,
+}
+
 impl FromStr for OperatorKind {
-    type Err = String;
+    type Err = UnknownOperator;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown operator `{s}` (known: {})", Self::known()))
+        Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| UnknownOperator { name: s.to_string() })
     }
 }
 
@@ -181,6 +185,6 @@ mod tests {
         for k in OperatorKind::ALL {
             assert_eq!(k.name().parse::<OperatorKind>(), Ok(k));
         }
-        assert!("arctan".parse::<OperatorKind>().unwrap_err().contains("identity, abs, square, mean"));
+        assert!("arctan".parse::<OperatorKind>().unwrap_err().to_string().contains("identity, abs, square, mean"));
     }
 }

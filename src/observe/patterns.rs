@@ -65,7 +65,7 @@ impl Pattern {
         match self {
             Self::Every { every, offset, op, indices } => {
                 positive("every", *every)?;
-                let kind: OperatorKind = op.parse()?;
+                let kind: OperatorKind = op.parse().map_err(|e: super::UnknownOperator| e.to_string())?;
                 if let Some(i) = indices.iter().find(|&&i| i >= dim) {
                     return Err(format!("component {i} does not exist (states have {dim})"));
                 }

@@ -71,7 +71,7 @@ impl ModelConfig {
         let mut de = serde_json::Deserializer::from_str(&text);
         let config: Self =
             serde_path_to_error::deserialize(&mut de).map_err(|e| err(format!("{}: {}", e.path(), e.inner())))?;
-        config.check().map_err(err)?;
+        config.check().map_err(|e| err(e.to_string()))?;
         Ok(config)
     }
 
@@ -83,16 +83,19 @@ impl ModelConfig {
     }
 
     /// Checks the configuration is self-consistent (window, normalisation, grid sizes).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.window < 3 || self.window.is_multiple_of(2) {
-            return Err(format!("window: must be an odd number ≥ 3, got {}", self.window));
+            return Err(ConfigError::new("window", format!("must be an odd number ≥ 3, got {}", self.window)));
         }
         let d = self.state_dim();
         if d == 0 || self.center.len() != d || self.scale.len() != d {
-            return Err(format!("center/scale: expected {d} entries each for state shape {:?}", self.state_shape));
+            return Err(ConfigError::new(
+                "center/scale",
+                format!("expected {d} entries each for state shape {:?}", self.state_shape),
+            ));
         }
         if !self.scale.iter().all(|s| s.is_finite() && *s > 0.0) || !self.center.iter().all(|c| c.is_finite()) {
-            return Err("center/scale: must be finite, scales positive".into());
+            return Err(ConfigError::new("center/scale", "must be finite, scales positive".into()));
         }
         let levels_fit = |rank: usize, cfg: &UnetConfig| {
             let factor = 1usize << cfg.channels.len().saturating_sub(1);
@@ -104,21 +107,41 @@ impl ModelConfig {
         match &self.architecture {
             Architecture::Mlp(_) => {}
             Architecture::Unet1d(cfg) if !levels_fit(1, cfg) => {
-                return Err(format!(
-                    "architecture: a 1-D U-Net with {} levels does not fit states {:?}",
-                    cfg.channels.len(),
-                    self.state_shape
+                return Err(ConfigError::new(
+                    "architecture",
+                    format!(
+                        "a 1-D U-Net with {} levels does not fit states {:?}",
+                        cfg.channels.len(),
+                        self.state_shape
+                    ),
                 ));
             }
             Architecture::Unet2d(cfg) if !levels_fit(2, cfg) => {
-                return Err(format!(
-                    "architecture: a 2-D U-Net with {} levels does not fit states {:?}",
-                    cfg.channels.len(),
-                    self.state_shape
+                return Err(ConfigError::new(
+                    "architecture",
+                    format!(
+                        "a 2-D U-Net with {} levels does not fit states {:?}",
+                        cfg.channels.len(),
+                        self.state_shape
+                    ),
                 ));
             }
-            _ => {}
+            Architecture::Unet1d(_) | Architecture::Unet2d(_) => {}
         }
         Ok(())
+    }
+}
+
+/// An inconsistent model configuration: the entry and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(field: &'static str, message: String) -> Self {
+        Self { field, message }
     }
 }

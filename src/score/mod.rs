@@ -34,7 +34,7 @@ mod window;
 pub use adamw::AdamW;
 pub use checkpoint::{Checkpoint, default_checkpoint_name, load_checkpoint, load_checkpoint_for, save_weights};
 pub use circular_conv2d::{circular_conv2d, circular_pad};
-pub use config::{Architecture, ModelConfig, TrainingRecord};
+pub use config::{Architecture, ConfigError, ModelConfig, TrainingRecord};
 pub use error::ScoreError;
 pub use exact_gaussian::ExactGaussianScore;
 pub use frozen::{FrozenDtype, FrozenKernels, FrozenNetwork, FrozenTape};

@@ -117,7 +117,9 @@ impl Trainer {
                 ),
             });
         }
-        config.check().map_err(|reason| ScoreError::Invalid { what: "model configuration".into(), reason })?;
+        config
+            .check()
+            .map_err(|e| ScoreError::Invalid { what: "model configuration".into(), reason: e.to_string() })?;
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let network = ScoreNetwork::new(&config, vb)?;

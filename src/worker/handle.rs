@@ -10,6 +10,13 @@ use super::control::Control;
 use super::execute::{Executor, JobError};
 use super::{Command, Event, Frame, Job, JobId};
 
+/// The worker thread itself panicked (outside a job, which would have been contained): a bug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the worker thread panicked: {message}")]
+pub struct WorkerPanicked {
+    pub message: String,
+}
+
 /// Called by the worker after each event or frame it sends (the GUI's `request_repaint`).
 pub type Waker = Box<dyn Fn() + Send + 'static>;
 
@@ -138,15 +145,15 @@ impl Worker {
     }
 
     /// Cancels what runs, ends the thread and waits for it.
-    pub fn shutdown(mut self) -> Result<(), String> {
+    pub fn shutdown(mut self) -> Result<(), WorkerPanicked> {
         self.stop()
     }
 
-    fn stop(&mut self) -> Result<(), String> {
+    fn stop(&mut self) -> Result<(), WorkerPanicked> {
         self.cancel();
         let _ = self.commands.send(Command::Shutdown);
         match self.thread.take() {
-            Some(thread) => thread.join().map_err(|p| panic_message(p.as_ref())),
+            Some(thread) => thread.join().map_err(|p| WorkerPanicked { message: panic_message(p.as_ref()) }),
             None => Ok(()),
         }
     }

@@ -9,6 +9,13 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use super::handle::{Waker, panic_message};
 
+/// A task panicked (a bug); the loader went on with the next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("internal error (a bug): {message}")]
+pub struct TaskPanicked {
+    pub message: String,
+}
+
 /// A piece of work for the loader thread.
 pub type Task<R> = Box<dyn FnOnce() -> R + Send + 'static>;
 
@@ -16,7 +23,7 @@ pub type Task<R> = Box<dyn FnOnce() -> R + Send + 'static>;
 /// reported as `Err` (a bug) and the thread goes on. Dropping the handle ends the thread.
 pub struct Loader<R: Send + 'static> {
     tasks: Option<Sender<Task<R>>>,
-    results: Receiver<Result<R, String>>,
+    results: Receiver<Result<R, TaskPanicked>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -28,7 +35,7 @@ impl<R: Send + 'static> Loader<R> {
         let thread = std::thread::Builder::new().name("sdalab-loader".into()).spawn(move || {
             while let Ok(task) = inbox.recv() {
                 let result = catch_unwind(AssertUnwindSafe(task))
-                    .map_err(|p| format!("internal error (a bug): {}", panic_message(p.as_ref())));
+                    .map_err(|p| TaskPanicked { message: panic_message(p.as_ref()) });
                 if results_tx.send(result).is_err() {
                     return;
                 }
@@ -47,12 +54,12 @@ impl<R: Send + 'static> Loader<R> {
     }
 
     /// The next result, if one is ready.
-    pub fn try_result(&self) -> Option<Result<R, String>> {
+    pub fn try_result(&self) -> Option<Result<R, TaskPanicked>> {
         self.results.try_recv().ok()
     }
 
     /// The result channel, for waiting with a timeout.
-    pub fn results(&self) -> &Receiver<Result<R, String>> {
+    pub fn results(&self) -> &Receiver<Result<R, TaskPanicked>> {
         &self.results
     }
 }

@@ -23,6 +23,6 @@ mod loader;
 
 pub use command::Command;
 pub use event::{Comparison, Event, Finished, Frame, Reference, Timing};
-pub use handle::{Waker, Worker};
+pub use handle::{Waker, Worker, WorkerPanicked};
 pub use job::{Job, JobId, PriorSpec};
-pub use loader::{Loader, Task};
+pub use loader::{Loader, Task, TaskPanicked};

@@ -42,7 +42,7 @@ pub struct ScenarioArgs {
     pub out: PathBuf,
 }
 
-fn parse_kind(s: &str) -> Result<OperatorKind, String> {
+fn parse_kind(s: &str) -> Result<OperatorKind, sdalab::observe::UnknownOperator> {
     s.parse()
 }
 
