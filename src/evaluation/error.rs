@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::pipeline::PipelineError;
 use crate::scenario::ScenarioError;
 
 #[derive(Debug, Error)]
@@ -16,4 +17,8 @@ pub enum EvaluationError {
     Figure { path: PathBuf, message: String },
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("{message}")]
+    Invalid { message: String },
 }

@@ -10,10 +10,9 @@ use sdalab::dynamics::System;
 use sdalab::dynamics::{Normalisation, simulate_ensemble};
 use sdalab::export::{LossRow, PriorCheckRow, plot_loss_png, read_loss_csv, read_npy_f32, write_loss_csv};
 use sdalab::score::{
-    Architecture, ComposedNetworkScore, MlpConfig, ModelConfig, Trainer, TrainingData, TrainingRecord,
+    Architecture, ComposedNetworkScore, MlpConfig, ModelConfig, Trainer, TrainerState, TrainingData, TrainingRecord,
     TrainingSettings, UnetConfig,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::prior_check::{PriorSampling, Reference, sample_prior};
 use crate::progress;
@@ -106,30 +105,14 @@ pub struct TrainArgs {
     pub out: PathBuf,
 }
 
-/// Progress of a run, saved with each checkpoint.
-#[derive(Serialize, Deserialize)]
-struct TrainerState {
-    step: usize,
-    elapsed_seconds: f64,
-    batch: usize,
-    steps: usize,
-    learning_rate: f64,
-    weight_decay: f64,
-    seed: u64,
-    valid_fraction: f64,
-    data: String,
-    /// Absent from runs saved before weights were averaged.
-    #[serde(default)]
-    ema_decay: f64,
-}
-
-const STATE_FILE: &str = "trainer_state.json";
+/// Windows in the fixed validation batch.
+const VALIDATION_WINDOWS: usize = 4096;
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     crate::keep_freed_memory();
-    let state_path = args.out.join(STATE_FILE);
+    let state_path = args.out.join(TrainerState::FILE);
     if args.resume {
-        ensure!(state_path.is_file(), "{}: nothing to resume (no {STATE_FILE})", args.out.display());
+        ensure!(state_path.is_file(), "{}: nothing to resume (no {})", args.out.display(), TrainerState::FILE);
     } else if state_path.is_file() || args.out.join("model.safetensors").is_file() {
         bail!(
             "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
@@ -148,8 +131,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     // What to train: from the saved run on resume, else from the flags.
     let (config, settings, data_description, mut rows, start_elapsed) = if args.resume {
         let config = ModelConfig::load(&args.out.join("config.json"))?;
-        let state: TrainerState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
-            .with_context(|| format!("{}: unreadable", state_path.display()))?;
+        let state = TrainerState::load(&args.out)?;
         ensure!(
             config.system == chain.name(),
             "{} trains `{}`, not `{}`",
@@ -158,16 +140,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             chain.name()
         );
         let rows = read_loss_csv(&args.out.join("loss.csv"))?.into_iter().filter(|r| r.step <= state.step).collect();
-        let settings = TrainingSettings {
-            steps: state.steps,
-            batch: state.batch,
-            learning_rate: state.learning_rate,
-            weight_decay: state.weight_decay,
-            seed: state.seed,
-            validation_windows: 4096,
-            ema_decay: state.ema_decay,
-        };
-        (config, settings, state.data, rows, state.elapsed_seconds)
+        (config, state.settings(VALIDATION_WINDOWS), state.data, rows, state.elapsed_seconds)
     } else {
         let config = ModelConfig {
             system: chain.name().into(),
@@ -184,7 +157,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             learning_rate: args.lr,
             weight_decay: args.weight_decay,
             seed: args.seed,
-            validation_windows: 4096,
+            validation_windows: VALIDATION_WINDOWS,
             ema_decay: args.ema_decay,
         };
         let description = match &args.data {
@@ -237,7 +210,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     drop(values);
     let mut trainer = Trainer::new(config.clone(), data, settings.clone(), &device)?;
     if args.resume {
-        let state: TrainerState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)?;
+        let state = TrainerState::load(&args.out)?;
         trainer.resume(&args.out, state.step)?;
         eprintln!("resuming {} at step {} of {}", args.out.display(), state.step, settings.steps);
     } else {
@@ -406,19 +379,6 @@ fn save(
 ) -> anyhow::Result<()> {
     trainer.save(dir)?;
     write_loss_csv(&dir.join("loss.csv"), rows)?;
-    let state = TrainerState {
-        step: trainer.step_count(),
-        elapsed_seconds: elapsed,
-        batch: settings.batch,
-        steps: settings.steps,
-        learning_rate: settings.learning_rate,
-        weight_decay: settings.weight_decay,
-        seed: settings.seed,
-        valid_fraction,
-        data: data.into(),
-        ema_decay: settings.ema_decay,
-    };
-    let text = serde_json::to_string_pretty(&state)?;
-    sdalab::export::write_atomically(&dir.join(STATE_FILE), |w| std::io::Write::write_all(w, text.as_bytes()))?;
+    TrainerState::new(trainer.step_count(), elapsed, settings, valid_fraction, data).save(dir)?;
     Ok(())
 }
