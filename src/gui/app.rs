@@ -96,35 +96,34 @@ impl SdaApp {
         let session = Session::new(options, move || ctx.request_repaint())?;
         Ok(Self { session, views: ViewRegistry::new(), automation, file_dialog: None })
     }
+}
 
-    /// The view tabs and the chosen view.
-    fn central(&mut self, ui: &mut egui::Ui) {
-        let session = &mut self.session;
-        session.refresh_comparison();
-        ui.horizontal(|ui| {
-            for &id in session.system_ui.views {
-                if let Some(view) = self.views.get(id) {
-                    ui.selectable_value(&mut session.view, id, view.label());
-                }
+/// The central panel: the view tabs the system offers and the chosen view.
+pub(super) fn central(ui: &mut egui::Ui, session: &mut Session, views: &mut ViewRegistry) {
+    session.refresh_comparison();
+    ui.horizontal(|ui| {
+        for &id in session.system_ui.views {
+            if let Some(view) = views.get(id) {
+                ui.selectable_value(&mut session.view, id, view.label());
             }
-        });
-        let Some(view) = self.views.get_mut(session.view) else { return };
-        let title = session.title();
-        let beside = session
-            .comparing()
-            .then_some(Beside { report: session.run.comparison.as_deref(), run: session.compare_run.as_ref() });
-        let mut ctx = ViewContext {
-            editor: &mut session.editor,
-            tools: &session.tools,
-            run: &session.run,
-            tweedie: session.tweedie,
-            system: &session.system_ui,
-            beside,
-            title: &title,
-        };
-        if let Some(message) = view.ui(ui, &mut ctx) {
-            session.message = message;
         }
+    });
+    let Some(view) = views.get_mut(session.view) else { return };
+    let title = session.title();
+    let beside = session
+        .comparing()
+        .then_some(Beside { report: session.run.comparison.as_deref(), run: session.compare_run.as_ref() });
+    let mut ctx = ViewContext {
+        editor: &mut session.editor,
+        tools: &session.tools,
+        run: &session.run,
+        tweedie: session.tweedie,
+        system: &session.system_ui,
+        beside,
+        title: &title,
+    };
+    if let Some(message) = view.ui(ui, &mut ctx) {
+        session.message = message;
     }
 }
 
@@ -145,7 +144,7 @@ impl eframe::App for SdaApp {
         egui::Panel::top("menu").show(ui, |ui| panels::menu::ui(ui, &mut self.session, &mut self.file_dialog));
         egui::Panel::bottom("status").show(ui, |ui| panels::status::ui(ui, &self.session));
         egui::Panel::left("controls").default_size(330.0).show(ui, |ui| panels::left(ui, &mut self.session));
-        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        egui::CentralPanel::default().show(ui, |ui| central(ui, &mut self.session, &mut self.views));
         panels::files::ui(&ctx, &mut self.session, &self.views, &mut self.file_dialog);
         self.automation.record(&self.session, build.elapsed(), frame.info().cpu_usage, new_frame);
         // Automation reads what this frame shows before a settled edit replaces the job.

@@ -70,30 +70,35 @@ impl CompareControls {
     pub fn ui(&mut self, ui: &mut Ui) -> bool {
         let before = self.clone();
         egui::Grid::new("compare-controls").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
-            ui.label(s::COMPARE).on_hover_text(s::COMPARE_TIP);
-            egui::ComboBox::from_id_salt("compare-method").selected_text(choice_name(self.choice)).show_ui(ui, |ui| {
-                ui.selectable_value(&mut self.choice, CompareChoice::None, s::COMPARE_NONE);
-                ui.selectable_value(&mut self.choice, CompareChoice::EnsembleSmoother, s::COMPARE_ENKS)
-                    .on_hover_text(s::COMPARE_ENKS_TIP);
-                ui.selectable_value(&mut self.choice, CompareChoice::ParticleSmoother, s::COMPARE_PARTICLE)
-                    .on_hover_text(s::COMPARE_PARTICLE_TIP);
-                ui.selectable_value(&mut self.choice, CompareChoice::FourDVar, s::COMPARE_4DVAR)
-                    .on_hover_text(s::COMPARE_4DVAR_TIP);
-            });
+            let label = ui.label(s::COMPARE).on_hover_text(s::COMPARE_TIP);
+            egui::ComboBox::from_id_salt("compare-method")
+                .selected_text(choice_name(self.choice))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.choice, CompareChoice::None, s::COMPARE_NONE);
+                    ui.selectable_value(&mut self.choice, CompareChoice::EnsembleSmoother, s::COMPARE_ENKS)
+                        .on_hover_text(s::COMPARE_ENKS_TIP);
+                    ui.selectable_value(&mut self.choice, CompareChoice::ParticleSmoother, s::COMPARE_PARTICLE)
+                        .on_hover_text(s::COMPARE_PARTICLE_TIP);
+                    ui.selectable_value(&mut self.choice, CompareChoice::FourDVar, s::COMPARE_4DVAR)
+                        .on_hover_text(s::COMPARE_4DVAR_TIP);
+                })
+                .response
+                .labelled_by(label.id);
             ui.end_row();
             match self.choice {
                 CompareChoice::EnsembleSmoother => {
-                    ui.label(s::ANALYSIS_FORM).on_hover_text(s::ANALYSIS_FORM_TIP);
-                    egui::ComboBox::from_id_salt("compare-form").selected_text(self.form.short_name()).show_ui(
-                        ui,
-                        |ui| {
+                    let form_label = ui.label(s::ANALYSIS_FORM).on_hover_text(s::ANALYSIS_FORM_TIP);
+                    egui::ComboBox::from_id_salt("compare-form")
+                        .selected_text(self.form.short_name())
+                        .show_ui(ui, |ui| {
                             for form in
                                 [AnalysisForm::SquareRoot, AnalysisForm::Stochastic, AnalysisForm::Deterministic]
                             {
                                 ui.selectable_value(&mut self.form, form, form.short_name());
                             }
-                        },
-                    );
+                        })
+                        .response
+                        .labelled_by(form_label.id);
                     ui.end_row();
                     ui.label(s::INFLATION).on_hover_text(s::INFLATION_TIP);
                     ui.add(egui::Slider::new(&mut self.inflation, 1.0..=1.5)).on_hover_text(s::INFLATION_TIP);

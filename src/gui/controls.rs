@@ -118,7 +118,7 @@ impl SamplerControls {
     pub fn ui(&mut self, ui: &mut Ui, models: &[ModelChoice], exact: bool) -> bool {
         let before = self.clone();
         egui::Grid::new("sampler-controls").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
-            ui.label(s::MODEL).on_hover_text(s::MODEL_TIP);
+            let label = ui.label(s::MODEL).on_hover_text(s::MODEL_TIP);
             if exact {
                 ui.label(s::MODEL_EXACT).on_hover_text(s::MODEL_EXACT_TIP);
             } else {
@@ -126,11 +126,15 @@ impl SamplerControls {
                     .iter()
                     .find(|m| Some(&m.dir) == self.model.as_ref())
                     .map_or("none found".to_string(), |m| m.label.clone());
-                egui::ComboBox::from_id_salt("model").selected_text(current).show_ui(ui, |ui| {
-                    for m in models {
-                        ui.selectable_value(&mut self.model, Some(m.dir.clone()), &m.label);
-                    }
-                });
+                egui::ComboBox::from_id_salt("model")
+                    .selected_text(current)
+                    .show_ui(ui, |ui| {
+                        for m in models {
+                            ui.selectable_value(&mut self.model, Some(m.dir.clone()), &m.label);
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
             }
             ui.end_row();
             ui.label(s::SAMPLES).on_hover_text(s::SAMPLES_TIP);

@@ -24,6 +24,8 @@ mod frame_bench;
 mod lessons;
 mod loading;
 mod palette;
+#[cfg(test)]
+mod panel_tests;
 mod panels;
 mod phase;
 mod run_state;

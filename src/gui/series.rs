@@ -301,6 +301,7 @@ impl View for SeriesView {
     fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
         let modes = ctx.modes();
         let components = ctx.components();
+        ui.label(s::SERIES_HINT);
         if ctx.beside.is_none() {
             let data = SeriesData {
                 run: ctx.run,

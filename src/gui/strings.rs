@@ -90,6 +90,8 @@ pub const VIEW_SERIES: &str = "Time series";
 pub const VIEW_PHASE: &str = "Phase space";
 pub const VIEW_FIELDS: &str = "Fields";
 pub const VIEW_DIAGNOSTICS: &str = "Diagnostics";
+pub const SERIES_HINT: &str =
+    "With Edit on: click to observe, drag an observation to move it, right-click to remove it.";
 pub const PHASE_HINT: &str = "Drag to rotate. Grey: the attractor. Coloured: members, by mode.";
 pub const SNAPSHOT_HINT: &str = "One column per state; with Edit on, paint observations on the observations row.";
 pub const PIN_MEMBER: &str = "pinned member";
