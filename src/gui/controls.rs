@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::ValueEnum;
 use eframe::egui::{self, Ui};
 
 use super::strings as s;
@@ -151,10 +152,13 @@ impl SamplerControls {
             ui.end_row();
             ui.label(s::GUIDANCE).on_hover_text(s::GUIDANCE_TIP);
             ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.guidance, GuidanceRule::Sda, "SDA");
-                ui.selectable_value(&mut self.guidance, GuidanceRule::Mmps, "MMPS").on_hover_text(s::MMPS_TIP);
-                ui.selectable_value(&mut self.guidance, GuidanceRule::Dps, "DPS");
-                ui.selectable_value(&mut self.guidance, GuidanceRule::None, "none");
+                for &rule in GuidanceRule::value_variants() {
+                    let (label, tip) = rule_label(rule);
+                    let button = ui.selectable_value(&mut self.guidance, rule, label);
+                    if let Some(tip) = tip {
+                        button.on_hover_text(tip);
+                    }
+                }
             })
             .response
             .on_hover_text(s::GUIDANCE_TIP);
@@ -193,6 +197,16 @@ impl SamplerControls {
             ui.end_row();
         });
         *self != before
+    }
+}
+
+/// A guidance rule's button: its label and what it costs and buys, where that needs saying.
+fn rule_label(rule: GuidanceRule) -> (&'static str, Option<&'static str>) {
+    match rule {
+        GuidanceRule::Sda => ("SDA", None),
+        GuidanceRule::Mmps => ("MMPS", Some(s::MMPS_TIP)),
+        GuidanceRule::Dps => ("DPS", None),
+        GuidanceRule::None => ("none", None),
     }
 }
 

@@ -48,11 +48,11 @@ pub struct SamplerSettings {
 pub enum GuidanceRule {
     /// SDA's Gaussian surrogate likelihood (with `gamma`).
     Sda,
-    /// Diffusion posterior sampling (with `zeta`).
-    Dps,
     /// Moment-matching posterior sampling: the Tweedie covariance, solved by `mmps_iterations`
     /// conjugate-gradient steps (one backward pass each).
     Mmps,
+    /// Diffusion posterior sampling (with `zeta`).
+    Dps,
     /// No guidance: samples of the prior.
     None,
 }
