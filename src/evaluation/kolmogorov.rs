@@ -184,7 +184,7 @@ impl KolmogorovEval {
         }
 
         // Climate: unconditional samples against the held-out data.
-        let (prior_samples, seconds) = sample(Vec::new(), Guidance::Prior, self.prior_samples, self.seed + 999)?;
+        let (prior_samples, seconds) = sample(Vec::new(), Guidance::None, self.prior_samples, self.seed + 999)?;
         let data: Vec<f64> = truths.data.iter().map(|&v| v as f64).collect();
         climate_report(w, &flow, prior_samples.values(), &data, self.length, seconds);
         Ok(report)

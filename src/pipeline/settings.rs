@@ -88,7 +88,7 @@ pub fn guidance_of(rule: GuidanceRule, gamma: f64, zeta: f64, mmps_iterations: u
         GuidanceRule::Sda => Guidance::Sda { gamma },
         GuidanceRule::Dps => Guidance::Dps { zeta },
         GuidanceRule::Mmps => Guidance::Mmps { iterations: mmps_iterations },
-        GuidanceRule::None => Guidance::Prior,
+        GuidanceRule::None => Guidance::None,
     }
 }
 

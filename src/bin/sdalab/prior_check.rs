@@ -143,7 +143,7 @@ pub fn sample_prior(
         sampling.length,
         &[],
         score,
-        Guidance::Prior,
+        Guidance::None,
         &plan,
         device,
         &AtomicBool::new(false),

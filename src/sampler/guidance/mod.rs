@@ -30,7 +30,7 @@ use crate::score::{Linearisation, ScoreError, TrajectoryScore, VpSchedule};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Guidance {
     /// No guidance: samples from the prior.
-    Prior,
+    None,
     /// SDA: `log p(y | x(t)) ≈ −½ Σ (y − A(x̂))² / (σ_y² + γ·σ²/μ²·‖∂A/∂x‖²)`.
     Sda { gamma: f64 },
     /// DPS: `log p(y | x(t)) ≈ −ζ·‖y − A(x̂)‖` per trajectory, ignoring σ_y.
@@ -46,7 +46,7 @@ impl Guidance {
     /// The rule this choice names.
     pub fn rule(self) -> Box<dyn GuidanceRule> {
         match self {
-            Self::Prior => Box::new(Unguided),
+            Self::None => Box::new(Unguided),
             Self::Sda { gamma } => Box::new(Sda { gamma }),
             Self::Dps { zeta } => Box::new(Dps { zeta }),
             Self::Mmps { iterations } => Box::new(Mmps { iterations }),
