@@ -12,7 +12,7 @@ use super::compare::CompareChoice;
 use super::panels::{self, files::FileDialog};
 use super::session::Session;
 use super::strings as s;
-use super::view::{Beside, ViewContext, ViewRegistry};
+use super::view::ViewRegistry;
 use crate::render::FieldCallback;
 
 /// What the app starts with.
@@ -110,19 +110,8 @@ pub(super) fn central(ui: &mut egui::Ui, session: &mut Session, views: &mut View
     });
     let Some(view) = views.get_mut(session.view) else { return };
     let title = session.title();
-    let beside = session
-        .comparing()
-        .then_some(Beside { report: session.run.comparison.as_deref(), run: session.compare_run.as_ref() });
-    let mut ctx = ViewContext {
-        editor: &mut session.editor,
-        tools: &session.tools,
-        run: &session.run,
-        tweedie: session.tweedie,
-        system: &session.system_ui,
-        beside,
-        title: &title,
-    };
-    if let Some(message) = view.ui(ui, &mut ctx) {
+    let comparing = session.comparing();
+    if let Some(message) = view.ui(ui, &mut session.view_context(&title, comparing)) {
         session.message = message;
     }
 }

@@ -15,7 +15,7 @@ use super::loading::{Loaded, task};
 use super::run_state::{RunState, Status};
 use super::system_ui::SystemUi;
 use super::tools::EditTools;
-use super::view::ViewId;
+use super::view::{Beside, ViewContext, ViewId};
 use crate::dynamics::{Lorenz63, System};
 use crate::observe::Pattern;
 use crate::pipeline::PriorSpec;
@@ -417,6 +417,21 @@ impl Session {
     /// Whether a classical method is being compared with SDA.
     pub fn comparing(&self) -> bool {
         self.compare.choice != CompareChoice::None || self.run.comparison.is_some()
+    }
+
+    /// What a view draws and edits, with the comparison beside SDA when `beside`.
+    pub fn view_context<'a>(&'a mut self, title: &'a str, beside: bool) -> ViewContext<'a> {
+        let beside =
+            beside.then_some(Beside { report: self.run.comparison.as_deref(), run: self.compare_run.as_ref() });
+        ViewContext {
+            editor: &mut self.editor,
+            tools: &self.tools,
+            run: &self.run,
+            tweedie: self.tweedie,
+            system: &self.system_ui,
+            beside,
+            title,
+        }
     }
 
     /// The title of figures: the lesson's, else the system's name.

@@ -8,7 +8,7 @@ use eframe::egui::{self, Key};
 use crate::export::write_npy_f32;
 use crate::gui::session::Session;
 use crate::gui::strings as s;
-use crate::gui::view::{ViewContext, ViewRegistry};
+use crate::gui::view::ViewRegistry;
 
 /// A file dialog's action.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,17 +66,9 @@ fn run(action: FileAction, path: &Path, session: &mut Session, views: &ViewRegis
             let id = session.system_ui.views[0];
             let view = views.get(id).ok_or("this view has no figure")?;
             let title = session.title();
-            let beside = None;
-            let ctx = ViewContext {
-                editor: &mut session.editor,
-                tools: &session.tools,
-                run: &session.run,
-                tweedie: session.tweedie,
-                system: &session.system_ui,
-                beside,
-                title: &title,
-            };
-            view.export(path, &ctx).ok_or("this view has no figure")?.map_err(|e| e.to_string())?;
+            view.export(path, &session.view_context(&title, false))
+                .ok_or("this view has no figure")?
+                .map_err(|e| e.to_string())?;
             Ok(format!("wrote {}", path.display()))
         }
     }
