@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use clap::Args;
 use indicatif::ProgressBar;
 use sdalab::baselines::{ParticleSmoother, Resampling};
@@ -107,9 +107,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         args.mmps_iterations.iter().all(|n| (1..=MAX_MMPS_ITERATIONS as usize).contains(n)),
         "--mmps-iterations must be between 1 and {MAX_MMPS_ITERATIONS}"
     );
-    if args.out.exists() && !args.out.is_dir() {
-        bail!("{}: exists and is not a folder", args.out.display());
-    }
+    crate::output_path::check_dir(&args.out)?;
     std::fs::create_dir_all(args.out.join("particles"))
         .with_context(|| format!("cannot create {}", args.out.display()))?;
 

@@ -57,6 +57,7 @@ pub struct KolmogorovEvalArgs {
 }
 
 pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
+    crate::output_path::check_dir(&args.out)?;
     ensure!(
         args.mmps_iterations.iter().all(|n| (1..=MAX_MMPS_ITERATIONS as usize).contains(n)),
         "--mmps-iterations must be between 1 and {MAX_MMPS_ITERATIONS}"

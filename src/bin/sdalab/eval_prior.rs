@@ -79,6 +79,7 @@ pub fn run(args: &PriorEvalArgs) -> anyhow::Result<()> {
     ensure!(samples >= 2, "--samples must be at least 2");
     ensure!(args.steps >= 1 && !args.corrections.is_empty(), "--steps must be at least 1 and --corrections non-empty");
     ensure!(tau.is_finite() && tau > 0.0, "--tau must be positive");
+    crate::output_path::check_dir(&args.out)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     let reference = if fields {

@@ -110,6 +110,7 @@ const VALIDATION_WINDOWS: usize = 4096;
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     crate::keep_freed_memory();
+    crate::output_path::check_dir(&args.out)?;
     let state_path = args.out.join(TrainerState::FILE);
     if args.resume {
         ensure!(state_path.is_file(), "{}: nothing to resume (no {})", args.out.display(), TrainerState::FILE);
