@@ -6,6 +6,7 @@
 //! (seeded streams) usable by all. The `sdalab` binary is a thin shell over these modules.
 
 pub mod baselines;
+pub mod budget;
 pub mod cancel;
 pub mod device;
 pub mod dynamics;

@@ -3,6 +3,7 @@
 
 use super::PipelineError;
 use crate::baselines::{AnalysisForm, ClassicalMethod, EnsembleSmoother, FourDVar};
+use crate::budget::MemoryBudget;
 use crate::cancel::Cancellation;
 use crate::ensemble::Ensemble;
 use crate::scenario::Scenario;
@@ -50,6 +51,11 @@ pub fn run_classical(
     let length = scenario.length;
     let observations = &scenario.observations;
     let shape = chain.state_shape();
+    let d = chain.state_dim();
+    let budget = MemoryBudget::of_machine();
+    // Values of f64 each trajectory keeps at once, per member: the smoothers keep whole paths and
+    // their analyses; 4D-Var's L-BFGS keeps `2 × memory` gradients besides.
+    let check = |what: &str, members: usize, copies: usize| budget.check(what, &[members, length, d, copies], 8);
     let states = |done| progress(Progress { done, total: length, unit: "states" });
     match method {
         ClassicalMethod::EnsembleSmoother(s) => {
@@ -59,6 +65,7 @@ pub fn run_classical(
                     message: "needs at least 2 members".into(),
                 });
             }
+            check("the ensemble Kalman smoother's members (--samples)", s.members, 4)?;
             let out = s.run(chain, length, observations, &states)?;
             Ok(ClassicalRun {
                 ensemble: Ensemble::new(out.paths, s.members, length, &shape)?,
@@ -73,6 +80,7 @@ pub fn run_classical(
                     message: "needs at least 1 particle and 1 kept path".into(),
                 });
             }
+            check("the particles (--particles)", p.particles, 3)?;
             let out = p.run(chain, length, observations, &states);
             let mut notes = Vec::new();
             let lowest = out.ess.iter().map(|(_, e)| *e).fold(f64::INFINITY, f64::min);
@@ -122,6 +130,7 @@ pub fn run_classical(
             if starts.is_empty() {
                 return Err(PipelineError::NoFirstGuess);
             }
+            check("4D-Var's first guesses", starts.len(), 2 * settings.memory + 8)?;
             let total = starts.len();
             let minima = settings.minimise_all(chain, length, observations, &starts, cancel, &|done| {
                 progress(Progress { done, total, unit: "starts" })

@@ -1,6 +1,7 @@
 //! Why a run could not produce an ensemble.
 
 use crate::baselines::{AnalysisError, FourDVarError};
+use crate::budget::BudgetError;
 use crate::ensemble::EnsembleError;
 use crate::sampler::SamplerError;
 use crate::scenario::ScenarioError;
@@ -11,6 +12,8 @@ use crate::score::ScoreError;
 pub enum PipelineError {
     #[error("cancelled")]
     Cancelled,
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
     #[error(transparent)]

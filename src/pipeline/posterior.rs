@@ -3,11 +3,30 @@
 use candle_core::Device;
 
 use super::{PipelineError, SamplerSetup};
+use crate::budget::MemoryBudget;
 use crate::cancel::Cancellation;
 use crate::ensemble::Ensemble;
 use crate::sampler::{StepSnapshot, posterior_ensemble};
 use crate::scenario::Scenario;
 use crate::score::TrajectoryScore;
+
+/// A generous estimate of the sampler's and the network's working set per member and state: the
+/// sampler's tensors (a few dozen copies of the state in f32), the network's activations for the
+/// window around the state (up to ~32 KiB for the MLPs) and, for fields, the U-Net's feature maps
+/// (hundreds of values per cell).
+pub fn bytes_per_sampled_state(state_dim: usize) -> u64 {
+    32 * 1024 + state_dim as u64 * 4 * 512
+}
+
+/// Refuses a posterior of `samples` members of `scenario` that would not fit in memory.
+pub fn check_posterior_budget(scenario: &Scenario, samples: usize) -> Result<(), PipelineError> {
+    MemoryBudget::of_machine().check(
+        "the ensemble size × trajectory length (samples, length)",
+        &[samples, scenario.length],
+        bytes_per_sampled_state(scenario.state_dim()),
+    )?;
+    Ok(())
+}
 
 /// `setup.plan.samples` trajectories of `scenario` sampled from `prior` guided by its
 /// observations (physical units). `on_step` sees every step; raising `cancel` stops the run
@@ -28,6 +47,7 @@ pub fn sda_posterior(
         });
     }
     let chain = scenario.system.chain();
+    check_posterior_budget(scenario, setup.plan.samples)?;
     let values = posterior_ensemble(
         chain,
         scenario.length,

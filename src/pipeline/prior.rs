@@ -8,6 +8,7 @@ use std::sync::Arc;
 use candle_core::{DType, Device};
 
 use super::PipelineError;
+use crate::budget::MemoryBudget;
 use crate::device::select_device;
 use crate::dynamics::System;
 use crate::scenario::Scenario;
@@ -92,6 +93,9 @@ impl Priors {
         match (spec, &scenario.system) {
             (PriorSpec::Custom { name, score }, _) => Ok(Prior { score: score.clone(), description: name.clone() }),
             (PriorSpec::ExactLinear { window }, System::Linear(model)) => {
+                // The stacked prior and its factorisations are dense (L·d)² matrices.
+                let n = scenario.length.saturating_mul(scenario.state_dim());
+                MemoryBudget::of_machine().check("the linear system's length × state size", &[n, n, 6], 8)?;
                 let prior = model.trajectory_prior(scenario.length);
                 let normalisation = chain.normalisation();
                 Ok(match window {

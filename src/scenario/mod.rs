@@ -47,6 +47,12 @@ impl Scenario {
             return Err(ScenarioError::Length { length: 0 });
         }
         let dim = self.state_dim();
+        if self.length.checked_mul(dim).and_then(|n| n.checked_mul(8)).is_none() {
+            return Err(ScenarioError::Invalid {
+                at: "length".into(),
+                message: format!("{} states of {dim} values cannot be addressed", self.length),
+            });
+        }
         for (k, o) in self.observations.iter().enumerate() {
             let at = format!("observations[{k}]");
             if o.t >= self.length {

@@ -12,7 +12,9 @@ use crate::cancel::Cancellation;
 use crate::dynamics::{MarkovChain, System};
 use crate::ensemble::{Ensemble, EnsembleError};
 use crate::metrics::{EnsembleScores, find_modes};
-use crate::pipeline::{FirstGuesses, PipelineError, Priors, SamplerSetup, run_classical, sda_posterior};
+use crate::pipeline::{
+    FirstGuesses, PipelineError, Priors, SamplerSetup, check_posterior_budget, run_classical, sda_posterior,
+};
 use crate::sampler::StepSnapshot;
 
 /// Why a job ended without a result.
@@ -68,6 +70,7 @@ impl Executor {
             }
             .into());
         }
+        check_posterior_budget(scenario, job.plan.samples)?;
         let setup = SamplerSetup { plan: job.plan.clone(), guidance: job.guidance };
         let chain = scenario.system.chain();
         let prior = self.priors.score(&job.prior, scenario)?;

@@ -11,7 +11,9 @@ use sdalab::dynamics::System;
 use sdalab::ensemble::Ensemble;
 use sdalab::export::{read_npy_f32, write_npy_f32};
 use sdalab::metrics::find_modes;
-use sdalab::pipeline::{Defaults, FirstGuesses, PriorSpec, Priors, SamplerSetup, run_classical, sda_posterior};
+use sdalab::pipeline::{
+    Defaults, FirstGuesses, PriorSpec, Priors, SamplerSetup, check_posterior_budget, run_classical, sda_posterior,
+};
 use sdalab::scenario::{GuidanceRule, SamplerSettings, Scenario};
 
 use crate::{checkpoints, output_path, progress};
@@ -161,6 +163,7 @@ pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
 /// `--method sda`: the posterior ensemble of the diffusion prior.
 fn run_sda(args: &AssimilateArgs, scenario: &Scenario, setup: &SamplerSetup) -> anyhow::Result<()> {
     let plan = &setup.plan;
+    check_posterior_budget(scenario, plan.samples)?;
     let spec = match &scenario.system {
         System::Linear(_) => {
             ensure!(args.checkpoint.is_none(), "--checkpoint is not used for the linear system: its score is exact");

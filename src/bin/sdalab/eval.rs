@@ -85,13 +85,21 @@ pub struct EvalArgs {
     pub report_only: bool,
 }
 
+/// Most cases one run takes (each is two particle smoothers and a row per configuration).
+const MAX_CASES: usize = 1000;
+
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let regimes: Vec<Regime> = args
         .obs
         .iter()
         .map(|name| Regime::parse(name).with_context(|| format!("--obs: expected lo or hi, got `{name}`")))
         .collect::<anyhow::Result<_>>()?;
-    ensure!(args.cases >= 1, "--cases must be at least 1");
+    ensure!((1..=MAX_CASES).contains(&args.cases), "--cases must be between 1 and {MAX_CASES}");
+    ensure!(
+        args.first_case.checked_add(args.cases).is_some_and(|end| end <= MAX_CASES * 16),
+        "--first-case must be at most {}",
+        MAX_CASES * 16 - args.cases
+    );
     ensure!(args.samples >= 2 && args.steps >= 1, "--samples must be at least 2 and --steps at least 1");
     ensure!(
         args.samples <= args.keep,

@@ -74,7 +74,13 @@ pub fn run(args: &MetricsArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.reference {
         let reference = read_npy_f32(path)?;
-        ensure!(reference.shape[1..] == array.shape[1..], "{}: shape {:?} differs", path.display(), reference.shape);
+        ensure!(
+            reference.shape.len() == array.shape.len() && reference.shape[1..] == array.shape[1..],
+            "{}: shape {:?} differs from the ensemble's {:?} beyond the member count",
+            path.display(),
+            reference.shape,
+            array.shape
+        );
         let n = members.min(reference.shape[0]);
         let cells = length * d;
         let other: Vec<f64> = reference.data[..n * cells].iter().map(|v| *v as f64).collect();
