@@ -52,7 +52,10 @@ impl FromStr for OperatorKind {
     type Err = UnknownOperator;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| UnknownOperator { name: s.to_string() })
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| UnknownOperator { name: crate::scenario::excerpt(s) })
     }
 }
 

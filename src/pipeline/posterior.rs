@@ -21,7 +21,7 @@ pub fn bytes_per_sampled_state(state_dim: usize) -> u64 {
 /// Refuses a posterior of `samples` members of `scenario` that would not fit in memory.
 pub fn check_posterior_budget(scenario: &Scenario, samples: usize) -> Result<(), PipelineError> {
     MemoryBudget::of_machine().check(
-        "the ensemble size × trajectory length (samples, length)",
+        "the ensemble size (--samples) × the trajectory length",
         &[samples, scenario.length],
         bytes_per_sampled_state(scenario.state_dim()),
     )?;

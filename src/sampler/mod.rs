@@ -17,5 +17,5 @@ pub use guidance::{
     Unguided,
 };
 pub use noise::gaussian_tensor;
-pub use posterior::posterior_ensemble;
+pub use posterior::{DIVERGENCE_BOUND, posterior_ensemble};
 pub use predictor_corrector::{SamplerPlan, StepSnapshot, sample};

@@ -9,9 +9,13 @@ use crate::dynamics::MarkovChain;
 use crate::observe::{Observation, TensorObservations};
 use crate::score::TrajectoryScore;
 
+/// Network units (the data's standard deviations) beyond which a sample has diverged: the data
+/// of every bundled system stay within about 5.
+pub const DIVERGENCE_BOUND: f64 = 1000.0;
+
 /// Samples `plan.samples` trajectories of `length` states of `chain` from the prior `score`
 /// guided by `observations`. Returns the ensemble flat `[samples, length, d]` in physical units;
-/// a non-finite value anywhere is an error (the sampler diverged).
+/// a non-finite value, or one beyond [`DIVERGENCE_BOUND`], is an error (the sampler diverged).
 #[allow(clippy::too_many_arguments)]
 pub fn posterior_ensemble(
     chain: &dyn MarkovChain,
@@ -30,7 +34,7 @@ pub fn posterior_ensemble(
     let trajectory_shape: Vec<usize> = [vec![length], chain.state_shape()].concat();
     let x = sample(&guided, &trajectory_shape, plan, DType::F32, device, cancel, on_step)?;
     let mut values: Vec<f64> = x.flatten_all()?.to_dtype(DType::F64)?.to_vec1()?;
-    if !values.iter().all(|v| v.is_finite()) {
+    if !values.iter().all(|v| v.is_finite() && v.abs() <= DIVERGENCE_BOUND) {
         return Err(SamplerError::Diverged);
     }
     chain.normalisation().to_physical(&mut values);

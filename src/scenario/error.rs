@@ -17,7 +17,7 @@ pub enum ScenarioError {
     Syntax { line: usize, column: usize, at: Option<String>, message: String },
     #[error("{at}: {message}{}", position.map(|(l, c)| format!(" (line {l}, column {c})")).unwrap_or_default())]
     Schema { at: String, message: String, position: Option<(usize, usize)> },
-    #[error("system: unknown system `{name}` (known: lorenz63, lorenz96, linear)")]
+    #[error("system: unknown system `{name}` (known: lorenz63, lorenz96, kolmogorov, linear)")]
     UnknownSystem { name: String },
     #[error("{at}.op: unknown operator `{op}` (known: {known})")]
     UnknownOp { at: String, op: String, known: String },
@@ -41,4 +41,25 @@ pub enum ScenarioError {
     Nonlinear { at: String, op: String },
     #[error("{at}: {message}")]
     Invalid { at: String, message: String },
+}
+
+/// At most 80 characters of an offending value, for messages: a 10 MB string in a file is named,
+/// not echoed.
+pub fn excerpt(text: &str) -> String {
+    const MOST: usize = 80;
+    if text.chars().count() <= MOST {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MOST).collect();
+    format!("{head}… ({} characters)", text.chars().count())
+}
+
+/// At most 400 characters of a whole message (an error and its causes), cut with an ellipsis.
+pub fn excerpt_long(text: &str) -> String {
+    const MOST: usize = 400;
+    if text.chars().count() <= MOST {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(MOST).collect::<String>())
+    }
 }

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::error::excerpt;
 use super::{SamplerSettings, Scenario, ScenarioError};
 use crate::dynamics::{Kolmogorov, KolmogorovSettings, LinearGaussian, MarkovChain, ModelError, System};
 use crate::observe::{Observation, ObservationOp, OperatorKind};
@@ -99,17 +100,17 @@ fn system_from_value(value: &Value) -> Result<System, ScenarioError> {
         Value::String(name) if name == "linear" => Err(schema(
             "`linear` carries its model: give an object with name, transition, offset, process_cov, initial_mean, initial_cov",
         )),
-        Value::String(name) => System::named(name).ok_or_else(|| ScenarioError::UnknownSystem { name: name.clone() }),
+        Value::String(name) => System::named(name).ok_or_else(|| ScenarioError::UnknownSystem { name: excerpt(name) }),
         Value::Object(map) => match map.get("name") {
             Some(Value::String(name)) if name == "linear" => linear_from_value(value),
             Some(Value::String(name)) if name == "kolmogorov" => kolmogorov_from_value(value),
             Some(Value::String(name)) if map.len() == 1 => {
-                System::named(name).ok_or_else(|| ScenarioError::UnknownSystem { name: name.clone() })
+                System::named(name).ok_or_else(|| ScenarioError::UnknownSystem { name: excerpt(name) })
             }
             Some(Value::String(name)) if System::named(name).is_some() => {
                 Err(schema(&format!("`{name}` takes no parameters; write \"system\": \"{name}\"")))
             }
-            Some(Value::String(name)) => Err(ScenarioError::UnknownSystem { name: name.clone() }),
+            Some(Value::String(name)) => Err(ScenarioError::UnknownSystem { name: excerpt(name) }),
             _ => Err(schema("a system object needs a string `name`")),
         },
         _ => Err(schema("expected a system name (\"lorenz63\", …) or a linear model object")),
@@ -169,7 +170,7 @@ fn observation_from_entry(
     let at = format!("observations[{k}]");
     let kind: OperatorKind = entry.op.parse().map_err(|_| ScenarioError::UnknownOp {
         at: at.clone(),
-        op: entry.op.clone(),
+        op: excerpt(&entry.op),
         known: OperatorKind::known(),
     })?;
     if entry.t < 0 {

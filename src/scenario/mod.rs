@@ -11,9 +11,12 @@ mod file;
 mod sampler_settings;
 mod twin;
 
-pub use error::ScenarioError;
+pub use error::{ScenarioError, excerpt, excerpt_long};
 pub use file::system_from_json_str;
-pub use sampler_settings::{GuidanceRule, MAX_MMPS_ITERATIONS, SamplerSettings};
+pub use sampler_settings::{
+    GuidanceRule, MAX_CORRECTIONS, MAX_GAMMA, MAX_MMPS_ITERATIONS, MAX_SAMPLES, MAX_STEPS, MAX_TAU, MAX_ZETA,
+    SamplerSettings,
+};
 pub use twin::{TwinSpec, twin_experiment};
 
 use std::path::Path;

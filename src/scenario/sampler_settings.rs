@@ -4,6 +4,16 @@ use serde::{Deserialize, Serialize};
 
 use super::ScenarioError;
 
+/// Bounds of the sampler settings. The sizes are far beyond any useful run (the memory budget
+/// refuses most requests much earlier); the reals are where the sampler stops making sense: a
+/// Langevin step τ beyond 10, an inflation γ or a DPS scale ζ beyond 10⁶.
+pub const MAX_SAMPLES: u64 = 1_000_000;
+pub const MAX_STEPS: u64 = 100_000;
+pub const MAX_CORRECTIONS: u64 = 64;
+pub const MAX_TAU: f64 = 10.0;
+pub const MAX_GAMMA: f64 = 1e6;
+pub const MAX_ZETA: f64 = 1e6;
+
 /// Most conjugate-gradient iterations MMPS accepts: each costs a vector–Jacobian product per
 /// network evaluation, and on the bundled problems 16 already reach the exact solve's level.
 pub const MAX_MMPS_ITERATIONS: u64 = 64;
@@ -67,24 +77,33 @@ impl SamplerSettings {
     /// command-line flag).
     pub fn check(&self, name: &dyn Fn(&str) -> String) -> Result<(), ScenarioError> {
         let invalid = |field: &str, message: &str| ScenarioError::Invalid { at: name(field), message: message.into() };
-        if self.samples == Some(0) {
-            return Err(invalid("samples", "must be at least 1"));
-        }
-        if self.steps == Some(0) {
-            return Err(invalid("steps", "must be at least 1"));
-        }
-        if self.tau.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
-            return Err(invalid("tau", "must be positive and finite"));
-        }
-        if self.gamma.is_some_and(|g| !(g.is_finite() && g >= 0.0)) {
-            return Err(invalid("gamma", "must be non-negative and finite"));
-        }
-        if self.zeta.is_some_and(|z| !(z.is_finite() && z > 0.0)) {
-            return Err(invalid("zeta", "must be positive and finite"));
-        }
+        let count = |field: &str, value: Option<u64>, range: std::ops::RangeInclusive<u64>| match value {
+            Some(v) if !range.contains(&v) => {
+                Err(invalid(field, &format!("must be between {} and {}, got {v}", range.start(), range.end())))
+            }
+            _ => Ok(()),
+        };
+        count("samples", self.samples, 1..=MAX_SAMPLES)?;
+        count("steps", self.steps, 1..=MAX_STEPS)?;
+        count("corrections", self.corrections, 0..=MAX_CORRECTIONS)?;
+        let real = |field: &str, value: Option<f64>, low: f64, high: f64, low_open: bool| match value {
+            Some(v) if !(v.is_finite() && (if low_open { v > low } else { v >= low }) && v <= high) => {
+                let from = if low_open { "above" } else { "at least" };
+                Err(invalid(field, &format!("must be {from} {low} and at most {high}, got {}", compact(v))))
+            }
+            _ => Ok(()),
+        };
+        real("tau", self.tau, 0.0, MAX_TAU, true)?;
+        real("gamma", self.gamma, 0.0, MAX_GAMMA, false)?;
+        real("zeta", self.zeta, 0.0, MAX_ZETA, true)?;
         if self.mmps_iterations.is_some_and(|n| n == 0 || n > MAX_MMPS_ITERATIONS) {
             return Err(invalid("mmps_iterations", &format!("must be between 1 and {MAX_MMPS_ITERATIONS}")));
         }
         Ok(())
     }
+}
+
+/// `v` in a short form: scientific notation outside [10⁻⁴, 10⁶].
+fn compact(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e6).contains(&v.abs()) { format!("{v:e}") } else { v.to_string() }
 }

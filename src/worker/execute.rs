@@ -220,6 +220,8 @@ fn linear_reference(id: JobId, job: &Job) -> Option<Reference> {
     let scenario = &job.scenario;
     let System::Linear(model) = &scenario.system else { return None };
     let dim = model.state_dim();
+    // A reference too large for memory is left out; the job itself was budgeted.
+    crate::budget::MemoryBudget::of_machine().check("reference", &[scenario.length, dim, dim, 8], 8).ok()?;
     let rows: Option<Vec<_>> = scenario.observations.iter().map(|o| o.as_linear(dim)).collect();
     let smoothed = model.smooth(scenario.length, &rows?).ok()?;
     let mean = smoothed.means.iter().flat_map(|m| m.iter().copied()).collect();

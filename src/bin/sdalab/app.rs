@@ -8,6 +8,7 @@ use sdalab::gui::{AppOptions, CompareChoice, run_app};
 use crate::checkpoints;
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct AppArgs {
     /// Open this lesson (a file stem in assets/presets, e.g. `lorenz63-z-only`).
     #[arg(long)]

@@ -48,6 +48,7 @@ pub enum ResamplingKind {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct AssimilateArgs {
     /// Scenario JSON.
     #[arg(long)]

@@ -17,6 +17,7 @@ use sdalab::score::{
 };
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct BenchArgs {
     /// Timed repetitions per measurement (the median is reported).
     #[arg(long, default_value_t = 10)]

@@ -13,6 +13,7 @@ use sdalab::baselines::{TwinScore, published_benchmarks};
 use crate::{output_path, progress};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct BenchDaArgs {
     /// Independent twin experiments (truth, observations and filter draws) per benchmark.
     #[arg(long, default_value_t = 4)]

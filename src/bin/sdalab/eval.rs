@@ -29,6 +29,7 @@ use crate::prior_check::gaussian_corrected;
 use crate::{checkpoints, progress};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct EvalArgs {
     /// Number of test cases (seeded truths).
     #[arg(long, default_value_t = 4)]

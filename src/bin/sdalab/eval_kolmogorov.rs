@@ -16,6 +16,7 @@ use sdalab::score::{ComposedNetworkScore, load_checkpoint_for};
 use crate::{checkpoints, progress};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct KolmogorovEvalArgs {
     /// Held-out truths, (N, L', 32, 32) (default: the lessons' bundled truths).
     #[arg(long)]

@@ -22,6 +22,7 @@ use crate::prior_check::{PriorSampling, Reference, gaussian_corrected, sample_pr
 use crate::{checkpoints, progress};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct PriorEvalArgs {
     /// System: lorenz63, lorenz96 or kolmogorov.
     #[arg(long)]

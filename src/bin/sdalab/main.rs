@@ -100,7 +100,7 @@ fn main() {
                 .lines()
                 .take_while(|l| !l.starts_with("Usage:"))
                 .map(str::trim)
-                .filter(|l| !l.is_empty())
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
                 .collect::<Vec<_>>()
                 .join(" ");
             let reason = reason.trim_start_matches("error: ");
@@ -123,8 +123,9 @@ fn main() {
         None => app::run(&cli.app),
     };
     if let Err(err) = result {
-        // One line: the error and its causes, joined.
-        eprintln!("sdalab: {err:#}");
+        // One line: the error and its causes, joined, and never a page of it.
+        let message = format!("{err:#}").replace('\n', " ");
+        eprintln!("sdalab: {}", sdalab::scenario::excerpt_long(&message));
         std::process::exit(1);
     }
 }

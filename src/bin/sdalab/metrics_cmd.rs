@@ -11,6 +11,7 @@ use sdalab::metrics::{mean_log_prior, wasserstein1};
 use sdalab::scenario::Scenario;
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct MetricsArgs {
     /// Ensemble .npy of shape (members, length, state…), physical units.
     #[arg(long)]

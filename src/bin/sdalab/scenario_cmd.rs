@@ -11,6 +11,7 @@ use crate::output_path;
 use crate::system_arg::SystemArg;
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ScenarioArgs {
     #[command(flatten)]
     pub system: SystemArg,

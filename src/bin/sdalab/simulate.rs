@@ -13,6 +13,7 @@ use crate::system_arg::SystemArg;
 use crate::{output_path, progress};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct SimulateArgs {
     #[command(flatten)]
     pub system: SystemArg,

@@ -19,6 +19,7 @@ use crate::progress;
 use crate::system_arg::SystemArg;
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub system: SystemArg,

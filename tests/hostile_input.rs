@@ -1,0 +1,285 @@
+//! Hostile but realistic input to the release binary: generated scenario mutations, extreme flags
+//! and awkward output paths. Every run must either succeed with a finite result, or fail with a
+//! one-line reason, exit status 1 (2 for a malformed command line; never a panic, an abort or the
+//! memory limit) and no output left
+//! behind. Runs go under an address-space limit, with the memory budget lowered to 1 GiB.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+/// Address space allowed to each run (the budget refuses far below it).
+const ADDRESS_SPACE: &str = "--as=6442450944";
+
+fn run(args: &[String]) -> Output {
+    Command::new("prlimit")
+        .arg(ADDRESS_SPACE)
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_sdalab"))
+        .args(args)
+        .env("SDALAB_MEMORY_LIMIT", "1G")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("prlimit runs the binary")
+}
+
+/// What a run did wrong, if anything: `None` when it succeeded with a finite `.npy` at `out` (or
+/// no file was asked for), or failed cleanly.
+fn fault(output: &Output, out: Option<&Path>) -> Option<String> {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        let out = out?;
+        return match sdalab::export::read_npy_f32(out) {
+            Ok(a) if a.data.iter().all(|v| v.is_finite()) => None,
+            Ok(_) => Some("exit 0 with non-finite values written".into()),
+            Err(e) => Some(format!("exit 0 but the output is unreadable: {e}")),
+        };
+    }
+    let last = stderr.trim_end().lines().last().unwrap_or("");
+    // 1: refused; 2: the command line itself is malformed (clap's usage errors).
+    if !matches!(output.status.code(), Some(1 | 2)) {
+        return Some(format!("exit {:?}: {}", output.status, stderr.chars().take(400).collect::<String>()));
+    }
+    if !last.starts_with("sdalab: ") || last.chars().count() > 400 {
+        return Some(format!("reason not one short line: {}", stderr.chars().take(400).collect::<String>()));
+    }
+    if out.is_some_and(Path::exists) {
+        return Some(format!("failed ({last}) but left {}", out.map(Path::display).unwrap()));
+    }
+    None
+}
+
+/// Values to put where a count, a size or an index is expected.
+fn hostile_numbers() -> Vec<Value> {
+    vec![
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(1e15),
+        json!(4611686018427387904u64),
+        json!(18446744073709551615u64),
+        json!(1e308),
+        json!("7"),
+        Value::Null,
+        json!([]),
+    ]
+}
+
+/// Values to put where a real number (a value, a noise level, a step) is expected.
+fn hostile_reals() -> Vec<Value> {
+    vec![json!(0.0), json!(-1.0), json!(1e-320), json!(1e9), json!(1e308), json!(-1e308), json!("1"), Value::Null]
+}
+
+/// `base` with the entry at `path` (object keys and array indices) set to `value`.
+fn mutate(base: &Value, path: &[&str], value: Value) -> Value {
+    let mut out = base.clone();
+    let mut at = &mut out;
+    for key in &path[..path.len() - 1] {
+        at = match key.parse::<usize>() {
+            Ok(i) => &mut at[i],
+            Err(_) => &mut at[*key],
+        };
+    }
+    let last = path[path.len() - 1];
+    match last.parse::<usize>() {
+        Ok(i) => at[i] = value,
+        Err(_) => at[last] = value,
+    }
+    out
+}
+
+fn scenario_mutations(base: &Value) -> Vec<(String, Value)> {
+    let mut cases = Vec::new();
+    let mut add = |what: String, v: Value| cases.push((what, v));
+    for v in hostile_numbers() {
+        add(format!("length = {v}"), mutate(base, &["length"], v.clone()));
+        add(format!("t = {v}"), mutate(base, &["observations", "0", "t"], v.clone()));
+        add(format!("index = {v}"), mutate(base, &["observations", "0", "index"], v.clone()));
+        for key in ["samples", "steps", "corrections", "seed", "mmps_iterations"] {
+            add(format!("sampler.{key} = {v}"), mutate(base, &["sampler", key], v.clone()));
+        }
+    }
+    for v in hostile_reals() {
+        add(format!("value = {v}"), mutate(base, &["observations", "0", "value"], v.clone()));
+        add(format!("std = {v}"), mutate(base, &["observations", "0", "std"], v.clone()));
+        for key in ["tau", "gamma", "zeta"] {
+            add(format!("sampler.{key} = {v}"), mutate(base, &["sampler", key], v.clone()));
+        }
+    }
+    let long = "x".repeat(100_000);
+    for v in [json!(""), json!("sine"), json!(long), json!(5), Value::Null, json!("mean"), json!("abs")] {
+        add(
+            format!("op = {}", v.to_string().chars().take(20).collect::<String>()),
+            mutate(base, &["observations", "0", "op"], v),
+        );
+    }
+    for v in [
+        json!("lorenz64"),
+        json!(""),
+        json!(5),
+        Value::Null,
+        json!({}),
+        json!([]),
+        json!({"name": "kolmogorov", "grid": 0}),
+        json!({"name": "kolmogorov", "grid": 1e9}),
+        json!({"name": "linear"}),
+        json!("x".repeat(100_000)),
+    ] {
+        add(format!("system = {}", v.to_string().chars().take(30).collect::<String>()), mutate(base, &["system"], v));
+    }
+    for v in [Value::Null, json!(5), json!([{}]), json!([[]]), json!("obs")] {
+        add(format!("observations = {v}"), mutate(base, &["observations"], v));
+    }
+    for v in [json!([]), json!([1.0, 2.0]), json!("truth"), json!([[1.0]]), json!(5)] {
+        add(format!("truth = {v}"), mutate(base, &["truth"], v));
+    }
+    for v in [json!("bogus"), json!(5), Value::Null] {
+        add(format!("sampler.guidance = {v}"), mutate(base, &["sampler", "guidance"], v));
+    }
+    add("an unknown entry".into(), mutate(base, &["bogus"], json!(1)));
+    add("the sampler block a number".into(), mutate(base, &["sampler"], json!(3)));
+    cases
+}
+
+fn bases() -> Vec<(&'static str, Value)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
+    ["lorenz63-lo.json", "linear-rotation.json"]
+        .into_iter()
+        .map(|name| {
+            let mut v: Value = serde_json::from_str(&std::fs::read_to_string(root.join(name)).unwrap()).unwrap();
+            if v.get("sampler").is_none() {
+                v["sampler"] = json!({});
+            }
+            (name, v)
+        })
+        .collect()
+}
+
+#[test]
+fn scenario_mutations_never_panic_and_never_leave_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut faults = Vec::new();
+    let mut count = 0;
+    for (name, base) in bases() {
+        for (what, scenario) in scenario_mutations(&base) {
+            let file = dir.path().join("s.json");
+            std::fs::write(&file, scenario.to_string()).unwrap();
+            let out = dir.path().join("o.npy");
+            let _ = std::fs::remove_file(&out);
+            let file_arg = file.display().to_string();
+            let commands: [(Vec<String>, Option<&Path>); 2] = [
+                (vec!["validate".into(), file_arg.clone()], None),
+                (
+                    [
+                        "assimilate",
+                        "--scenario",
+                        &file_arg,
+                        "--samples",
+                        "2",
+                        "--steps",
+                        "2",
+                        "--out",
+                        &out.display().to_string(),
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    Some(&out),
+                ),
+            ];
+            for (args, out) in commands {
+                count += 1;
+                if let Some(f) = fault(&run(&args), out) {
+                    faults.push(format!("{name}, {what}, `{}`: {f}", args[0]));
+                }
+            }
+        }
+    }
+    assert!(count >= 500, "only {count} runs");
+    assert!(faults.is_empty(), "{} of {count} runs misbehaved:\n{}", faults.len(), faults.join("\n"));
+}
+
+/// Whether `reason` names `flag`, or the symbol of the setting it sets (a diverged run names the
+/// likely cause by its symbol).
+fn names(reason: &str, flag: &str) -> bool {
+    let symbol = match flag {
+        "--tau" => "τ",
+        "--gamma" => "γ",
+        "--zeta" => "ζ",
+        other => other,
+    };
+    reason.contains(flag) || reason.contains(symbol)
+}
+
+#[test]
+fn extreme_flags_are_refused_with_their_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.npy");
+    let o = out.display().to_string();
+    let scenario =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/lorenz63-lo.json").display().to_string();
+    let mut faults = Vec::new();
+    let mut count = 0;
+    for value in ["0", "-1", "NaN", "inf", "1e400", "18446744073709551616", "1000000000", "x"] {
+        let cases: Vec<Vec<String>> = vec![
+            ["simulate", "--system", "lorenz63", "--length", value, "--samples", "2", "--out", &o]
+                .map(String::from)
+                .to_vec(),
+            ["simulate", "--system", "lorenz63", "--length", "5", "--samples", value, "--out", &o]
+                .map(String::from)
+                .to_vec(),
+            ["assimilate", "--scenario", &scenario, "--samples", value, "--steps", "2", "--out", &o]
+                .map(String::from)
+                .to_vec(),
+            ["assimilate", "--scenario", &scenario, "--samples", "2", "--steps", value, "--out", &o]
+                .map(String::from)
+                .to_vec(),
+            ["assimilate", "--scenario", &scenario, "--samples", "2", "--steps", "2", "--tau", value, "--out", &o]
+                .map(String::from)
+                .to_vec(),
+            ["assimilate", "--scenario", &scenario, "--samples", "2", "--steps", "2", "--gamma", value, "--out", &o]
+                .map(String::from)
+                .to_vec(),
+            ["assimilate", "--scenario", &scenario, "--samples", "2", "--steps", "2", "--seed", value, "--out", &o]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for args in cases {
+            let _ = std::fs::remove_file(&out);
+            count += 1;
+            let output = run(&args);
+            // The flag given the hostile value is the one before it.
+            let flag = args.iter().position(|a| a == value).map(|i| args[i - 1].clone()).unwrap_or_default();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if let Some(f) = fault(&output, Some(&out)) {
+                faults.push(format!("`{}`: {f}", args.join(" ")));
+            } else if !output.status.success() && !names(&stderr, &flag) {
+                faults.push(format!("`{}`: the reason does not name {flag}: {}", args.join(" "), stderr.trim()));
+            }
+        }
+    }
+    assert!(faults.is_empty(), "{} of {count} runs misbehaved:\n{}", faults.len(), faults.join("\n"));
+}
+
+#[test]
+fn awkward_output_paths_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("link.npy");
+    std::os::unix::fs::symlink(dir.path().join("elsewhere.npy"), &link).unwrap();
+    let folder = dir.path().join("folder.npy");
+    std::fs::create_dir(&folder).unwrap();
+    let paths: Vec<PathBuf> =
+        vec![link.clone(), folder.clone(), dir.path().join("no/such/folder/o.npy"), PathBuf::from("/proc/o.npy")];
+    for path in &paths {
+        let args = ["simulate", "--system", "lorenz63", "--length", "5", "--samples", "2", "--out"]
+            .map(String::from)
+            .into_iter()
+            .chain([path.display().to_string()])
+            .collect::<Vec<_>>();
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(1), "{}: {:?}", path.display(), output);
+    }
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert!(folder.is_dir());
+}
