@@ -283,3 +283,129 @@ fn awkward_output_paths_are_refused_before_any_work() {
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
     assert!(folder.is_dir());
 }
+
+/// A float32 `.npy` whose header claims `shape` but holds `values` values.
+fn npy_claiming(shape: &str, values: usize) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(std::iter::repeat_n(0u8, 4 * values));
+    bytes
+}
+
+#[test]
+fn corrupt_files_and_training_flags_are_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(dir.path().join("huge.npy"), npy_claiming("(4611686018427387904, 4611686018427387904)", 4)).unwrap();
+    std::fs::write(dir.path().join("short.npy"), npy_claiming("(4, 65, 3)", 7)).unwrap();
+    std::fs::write(dir.path().join("scalar.npy"), npy_claiming("()", 1)).unwrap();
+    std::fs::write(dir.path().join("garbage.npy"), b"\x93NUMPY not really").unwrap();
+    std::fs::write(dir.path().join("ok.npy"), npy_claiming("(2, 65, 3)", 2 * 65 * 3)).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("endless.json")).unwrap();
+    // Checkpoints: an endless config, a folder where the weights should be, truncated weights.
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/lorenz63-k2");
+    for (name, config, weights) in [("endless", true, false), ("folder", false, true), ("truncated", false, false)] {
+        let ck = dir.path().join(name);
+        std::fs::create_dir(&ck).unwrap();
+        if config {
+            std::os::unix::fs::symlink("/dev/zero", ck.join("config.json")).unwrap();
+        } else {
+            std::fs::copy(bundled.join("config.json"), ck.join("config.json")).unwrap();
+        }
+        if weights {
+            std::fs::create_dir(ck.join("model.safetensors")).unwrap();
+        } else {
+            let bytes = std::fs::read(bundled.join("model.safetensors")).unwrap();
+            std::fs::write(ck.join("model.safetensors"), &bytes[..bytes.len() / 3]).unwrap();
+        }
+    }
+    let model = dir.path().join("explosive.json");
+    std::fs::write(
+        &model,
+        r#"{"name": "linear", "transition": [[3.0]], "offset": [0.0], "process_cov": [[1.0]],
+            "initial_mean": [1.0], "initial_cov": [[1.0]]}"#,
+    )
+    .unwrap();
+    let scenario =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/lorenz63-lo.json").display().to_string();
+    let out = dir.path().join("out.npy");
+    let o = out.display().to_string();
+    let train_out = dir.path().join("run");
+    let t = train_out.display().to_string();
+    let mut cases: Vec<Vec<String>> = Vec::new();
+    let mut add = |args: &[&str]| cases.push(args.iter().map(|a| a.to_string()).collect());
+    for file in ["huge.npy", "short.npy", "scalar.npy", "garbage.npy", "endless.json", "missing.npy"] {
+        add(&["train", "--system", "lorenz63", "--data", &d(file), "--steps", "1", "--out", &t]);
+        add(&["metrics", "--system", "lorenz63", "--ensemble", &d(file)]);
+        add(&["metrics", "--system", "lorenz63", "--ensemble", &d("ok.npy"), "--reference", &d(file)]);
+        add(&["assimilate", "--scenario", &scenario, "--method", "4dvar", "--starts", &d(file), "--out", &o]);
+    }
+    for ck in ["endless", "folder", "truncated"] {
+        add(&[
+            "assimilate",
+            "--scenario",
+            &scenario,
+            "--checkpoint",
+            &d(ck),
+            "--samples",
+            "2",
+            "--steps",
+            "2",
+            "--out",
+            &o,
+        ]);
+    }
+    add(&["validate", &d("endless.json")]);
+    add(&["assimilate", "--scenario", &d("endless.json"), "--out", &o]);
+    add(&[
+        "simulate",
+        "--system",
+        "linear",
+        "--model",
+        &model.display().to_string(),
+        "--length",
+        "1000",
+        "--samples",
+        "2",
+        "--out",
+        &o,
+    ]);
+    for (flag, value) in [
+        ("--weight-decay", "NaN"),
+        ("--weight-decay", "-1"),
+        ("--lr", "0"),
+        ("--lr", "inf"),
+        ("--width", "0"),
+        ("--width", "1000000"),
+        ("--kernel", "2"),
+        ("--batch", "0"),
+        ("--batch", "1000000000"),
+        ("--valid-fraction", "1"),
+        ("--ema-decay", "1"),
+        ("--window", "4"),
+    ] {
+        add(&["train", "--system", "lorenz63", flag, value, "--steps", "1", "--out", &t]);
+    }
+    let mut faults = Vec::new();
+    for args in &cases {
+        let _ = std::fs::remove_file(&out);
+        let output = run(args);
+        let file = args.iter().any(|a| a == &o).then_some(out.as_path());
+        if output.status.success() {
+            faults.push(format!("`{}` succeeded", args.join(" ")));
+        } else if let Some(f) = fault(&output, file) {
+            faults.push(format!("`{}`: {f}", args.join(" ")));
+        }
+        if train_out.exists() {
+            faults.push(format!("`{}` left {t}", args.join(" ")));
+            let _ = std::fs::remove_dir_all(&train_out);
+        }
+    }
+    assert!(faults.is_empty(), "{} of {} runs misbehaved:\n{}", faults.len(), cases.len(), faults.join("\n"));
+}

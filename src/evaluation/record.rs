@@ -134,7 +134,7 @@ pub fn write_rows(path: &Path, rows: &[EvalRow]) -> Result<(), EvaluationError> 
 
 /// Reads a file written by [`write_rows`]; a missing file is no rows.
 pub fn read_rows(path: &Path) -> Result<Vec<EvalRow>, EvaluationError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::export::read_text(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(EvaluationError::Io { path: path.into(), source }),

@@ -61,7 +61,7 @@ pub fn write_loss_csv(path: &Path, rows: &[LossRow]) -> Result<(), ExportError> 
 
 /// Reads a CSV written by [`write_loss_csv`].
 pub fn read_loss_csv(path: &Path) -> Result<Vec<LossRow>, ExportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ExportError::io(path, e))?;
+    let text = crate::export::read_text(path).map_err(|e| ExportError::io(path, e))?;
     let format = |line: usize, message: &str| ExportError::Format {
         path: path.into(),
         message: format!("line {line}: {message}"),

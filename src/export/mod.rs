@@ -5,12 +5,14 @@
 //! a half-written or clobbered output behind.
 
 mod atomic;
+mod bounded_read;
 mod error;
 mod fonts;
 mod loss_curve;
 mod npy;
 
 pub use atomic::write_atomically;
+pub use bounded_read::{MAX_TEXT_FILE, read_bounded, read_text};
 pub use error::ExportError;
 pub use fonts::register as register_fonts;
 pub(crate) use loss_curve::log_ticks;

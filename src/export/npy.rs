@@ -32,13 +32,19 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), E
 
 /// Reads a float32 or float64 `.npy` file in C order into `f32`.
 pub fn read_npy_f32(path: &Path) -> Result<NpyArray, ExportError> {
-    let bytes = std::fs::read(path).map_err(|e| ExportError::io(path, e))?;
+    let limit = crate::budget::MemoryBudget::of_machine().limit() / 2;
+    let bytes = super::read_bounded(path, limit).map_err(|e| ExportError::io(path, e))?;
     let format = |message: String| ExportError::Format { path: path.to_path_buf(), message };
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| format(format!("not a .npy file: {e}")))?;
     if npy.order() != npyz::Order::C {
         return Err(format("Fortran-ordered arrays are not supported; save in C order".into()));
     }
-    let shape = npy.shape().iter().map(|&s| s as usize).collect();
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| usize::try_from(s).unwrap_or(usize::MAX)).collect();
+    let count = shape.iter().try_fold(1usize, |n, &s| n.checked_mul(s));
+    let expected_bytes = count.and_then(|n| n.checked_mul(4));
+    if expected_bytes.is_none_or(|b| b as u64 > limit) {
+        return Err(format(format!("the header's shape {shape:?} does not fit in memory")));
+    }
     let dtype = match npy.dtype() {
         npyz::DType::Plain(type_str) => type_str.to_string(),
         other => other.descr(),
@@ -50,6 +56,9 @@ pub fn read_npy_f32(path: &Path) -> Result<NpyArray, ExportError> {
             return Err(format(format!("dtype {other} is not supported; expected float32 or float64")));
         }
     };
+    if Some(data.len()) != count {
+        return Err(format(format!("the header's shape {shape:?} does not match the {} values stored", data.len())));
+    }
     Ok(NpyArray { shape, data })
 }
 

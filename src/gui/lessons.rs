@@ -97,7 +97,7 @@ impl Lesson {
     }
 
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::export::read_text(path)
             .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
         let mut lesson: Lesson = serde_json::from_str(&text)
             .map_err(|e| ScenarioError::Invalid { at: path.display().to_string(), message: e.to_string() })?;

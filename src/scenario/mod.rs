@@ -116,7 +116,7 @@ impl Scenario {
 
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::export::read_text(path)
             .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
         Self::from_json_str(&text)
     }

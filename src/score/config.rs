@@ -67,7 +67,7 @@ impl ModelConfig {
 
     pub fn load(path: &Path) -> Result<Self, ScoreError> {
         let err = |message: String| ScoreError::Checkpoint { path: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let text = crate::export::read_text(path).map_err(|e| err(format!("cannot read: {e}")))?;
         let mut de = serde_json::Deserializer::from_str(&text);
         let config: Self =
             serde_path_to_error::deserialize(&mut de).map_err(|e| err(format!("{}: {}", e.path(), e.inner())))?;

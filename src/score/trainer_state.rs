@@ -57,7 +57,7 @@ impl TrainerState {
     pub fn load(dir: &Path) -> Result<Self, ScoreError> {
         let path = dir.join(Self::FILE);
         let err = |message: String| ScoreError::Checkpoint { path: path.clone(), message };
-        let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let text = crate::export::read_text(&path).map_err(|e| err(format!("cannot read: {e}")))?;
         serde_json::from_str(&text).map_err(|e| err(format!("unreadable: {e}")))
     }
 

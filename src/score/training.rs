@@ -242,6 +242,23 @@ impl Trainer {
     /// Writes the averaged weights (`model.safetensors`, what sampling loads), the optimised
     /// weights (`online.safetensors`) and the optimiser state (`optimizer.safetensors`) into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), ScoreError> {
+        // Nothing is written once a weight is not finite: the last good checkpoint stays.
+        for (name, var, average) in &self.average {
+            for (which, tensor) in [("optimised", var.as_tensor()), ("averaged", average)] {
+                let finite =
+                    tensor.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?.iter().all(|v| v.is_finite());
+                if !finite {
+                    return Err(ScoreError::Invalid {
+                        what: "training".into(),
+                        reason: format!(
+                            "the {which} weight {name} is not finite at step {}: nothing was saved, the last checkpoint \
+                             stays (a lower --lr, or a finite --weight-decay, usually helps)",
+                            self.step_count()
+                        ),
+                    });
+                }
+            }
+        }
         save_weights(&self.varmap, &dir.join(ONLINE_WEIGHTS))?;
         save_tensors(&self.averaged_weights(), &dir.join("model.safetensors"))?;
         self.optimizer.save(&dir.join("optimizer.safetensors"))

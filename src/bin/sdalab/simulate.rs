@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use clap::Args;
 use sdalab::budget::MemoryBudget;
 use sdalab::dynamics::simulate_range;
@@ -90,6 +90,16 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         }
     };
     bar.finish_and_clear();
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        let per = shape[1..].iter().product::<usize>().max(1);
+        let state = shape[2..].iter().product::<usize>().max(1);
+        bail!(
+            "trajectory {} left the finite range at state {} (an explosive transition, or a time step too long for the \
+             system); nothing was written",
+            i / per,
+            (i % per) / state
+        );
+    }
     write_npy_f32(&args.out, &shape, &data).context("writing the ensemble")?;
     if args.chunk.is_some() {
         std::fs::remove_dir_all(&parts).with_context(|| format!("cannot remove {}", parts.display()))?;

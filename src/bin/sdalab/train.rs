@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use clap::Args;
+use sdalab::budget::MemoryBudget;
 use sdalab::device::select_device;
 use sdalab::dynamics::System;
 use sdalab::dynamics::{Normalisation, simulate_ensemble};
@@ -125,9 +126,36 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     ensure!(args.log_every >= 1 && args.save_every >= 1, "--log-every and --save-every must be at least 1");
     ensure!(args.lr.is_finite() && args.lr > 0.0, "--lr must be positive");
     ensure!((0.0..1.0).contains(&args.ema_decay), "--ema-decay must be in [0, 1)");
+    ensure!(
+        args.weight_decay.is_finite() && args.weight_decay >= 0.0,
+        "--weight-decay must be finite and non-negative"
+    );
+    ensure!(
+        args.valid_fraction.is_finite() && args.valid_fraction > 0.0 && args.valid_fraction < 1.0,
+        "--valid-fraction must be between 0 and 1"
+    );
+    ensure!(
+        args.width >= 1 && args.depth >= 1 && args.embedding >= 2,
+        "--width and --depth must be at least 1, --embedding at least 2"
+    );
+    ensure!(
+        args.kernel % 2 == 1 && !args.channels.is_empty() && args.channels.iter().all(|&c| c >= 1) && args.blocks >= 1,
+        "--kernel must be odd, --channels positive and --blocks at least 1"
+    );
     ensure!(args.check_samples.is_none_or(|n| n >= 2), "--check-samples must be at least 2");
     let system = args.system.load()?;
     let chain = system.chain();
+    // The network's activations and gradients for one batch, a few copies each in f32: per window
+    // state the MLP holds `width` values per layer, a U-Net `channels` per cell of the state.
+    let per_state = match args.arch.as_str() {
+        "mlp" => args.width,
+        _ => chain.state_dim().saturating_mul(args.channels.iter().copied().max().unwrap_or(1)),
+    };
+    MemoryBudget::of_machine().check(
+        "--batch × --window × the network's size (--width or --channels, --depth or --blocks)",
+        &[args.batch, args.window, per_state, args.depth.max(2 * args.blocks) + 2, 4],
+        4,
+    )?;
     let (device, device_name) = select_device();
 
     // What to train: from the saved run on resume, else from the flags.
@@ -175,7 +203,6 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         (config, settings, description, Vec::new(), 0.0)
     };
     ensure!(config.window >= 3 && config.window % 2 == 1, "--window must be odd and at least 3");
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     // Data: the same simulation (or file) on resume, so batches continue identically.
     let (values, shape) = match &args.data {
@@ -210,6 +237,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         None
     };
     drop(values);
+    // The folder is made only once every input has been read and checked.
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut trainer = Trainer::new(config.clone(), data, settings.clone(), &device)?;
     if args.resume {
         let state = TrainerState::load(&args.out)?;
