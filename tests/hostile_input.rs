@@ -409,3 +409,92 @@ fn corrupt_files_and_training_flags_are_refused_cleanly() {
     }
     assert!(faults.is_empty(), "{} of {} runs misbehaved:\n{}", faults.len(), cases.len(), faults.join("\n"));
 }
+
+/// A random JSON value over the scenario format's vocabulary: keys it knows and some it does
+/// not, numbers of every magnitude and sign, strings, nesting.
+fn random_json(rng: &mut rand_chacha::ChaCha8Rng, depth: u32) -> Value {
+    use rand::Rng;
+    const KEYS: [&str; 24] = [
+        "system",
+        "length",
+        "observations",
+        "truth",
+        "sampler",
+        "t",
+        "op",
+        "index",
+        "indices",
+        "value",
+        "std",
+        "name",
+        "transition",
+        "offset",
+        "process_cov",
+        "initial_mean",
+        "initial_cov",
+        "grid",
+        "resolution",
+        "samples",
+        "steps",
+        "guidance",
+        "tau",
+        "bogus",
+    ];
+    const WORDS: [&str; 10] =
+        ["lorenz63", "lorenz96", "kolmogorov", "linear", "identity", "abs", "square", "mean", "sda", ""];
+    let number = |rng: &mut rand_chacha::ChaCha8Rng| -> Value {
+        match rng.random_range(0..6) {
+            0 => json!(rng.random_range(-3i64..70)),
+            1 => json!(rng.random::<u64>()),
+            2 => json!(rng.random_range(-1e3..1e3)),
+            3 => json!(10f64.powi(rng.random_range(-320..308))),
+            4 => json!(-(10f64.powi(rng.random_range(-10..308)))),
+            _ => json!(rng.random_range(0i64..4)),
+        }
+    };
+    match if depth == 0 { rng.random_range(0..4) } else { rng.random_range(0..7) } {
+        0 => number(rng),
+        1 => json!(WORDS[rng.random_range(0..WORDS.len())]),
+        2 => Value::Null,
+        3 => json!(rng.random::<bool>()),
+        4 | 5 => {
+            let mut map = serde_json::Map::new();
+            for _ in 0..rng.random_range(0..7) {
+                map.insert(KEYS[rng.random_range(0..KEYS.len())].into(), random_json(rng, depth - 1));
+            }
+            Value::Object(map)
+        }
+        _ => Value::Array((0..rng.random_range(0..5)).map(|_| random_json(rng, depth - 1)).collect()),
+    }
+}
+
+/// The scenario parser and its checks over arbitrary JSON: an answer (a scenario or an error),
+/// never a panic. Half the documents start from a valid scenario with one entry replaced.
+#[test]
+fn the_scenario_parser_never_panics_on_arbitrary_json() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    let (_, base) = bases().remove(0);
+    let keys = ["system", "length", "observations", "truth", "sampler"];
+    let mut accepted = 0;
+    for i in 0..4000 {
+        let doc = if i % 2 == 0 {
+            random_json(&mut rng, 4)
+        } else {
+            let key = keys[rng.random_range(0..keys.len())];
+            mutate(&base, &[key], random_json(&mut rng, 3))
+        };
+        let text = doc.to_string();
+        let parsed = std::panic::catch_unwind(|| {
+            sdalab::scenario::Scenario::from_json_str(&text).and_then(|s| s.validate().map(|()| s))
+        });
+        match parsed {
+            Ok(Ok(_)) => accepted += 1,
+            Ok(Err(e)) => assert!(e.to_string().chars().count() <= 400, "an unbounded message: {e}"),
+            Err(_) => panic!("the parser panicked on {}", text.chars().take(300).collect::<String>()),
+        }
+    }
+    // Some mutations keep the scenario valid (a new truth of the right size is rare, a sampler block
+    // or an observation list of the right shape is not).
+    assert!(accepted > 0, "no document was accepted: the generator never reaches the valid region");
+}
