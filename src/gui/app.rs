@@ -112,7 +112,7 @@ pub(super) fn central(ui: &mut egui::Ui, session: &mut Session, views: &mut View
     let title = session.title();
     let comparing = session.comparing();
     if let Some(message) = view.ui(ui, &mut session.view_context(&title, comparing)) {
-        session.message = message;
+        session.say(message);
     }
 }
 

@@ -182,7 +182,7 @@ impl Automation {
 
     fn finish(&mut self, ctx: &egui::Context, session: &mut Session, result: Result<(), String>) {
         if let Err(reason) = &result {
-            session.message = reason.clone();
+            session.say(reason.clone());
         }
         *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         self.stage = Stage::Done;

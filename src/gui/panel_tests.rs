@@ -129,3 +129,20 @@ fn every_system_offers_its_views_and_each_draws() {
         }
     }
 }
+
+/// A status-line error stays while nothing succeeds and goes with the next action that does.
+#[test]
+fn an_error_in_the_status_line_clears_when_the_next_action_succeeds() {
+    let mut session = session("lorenz63-z-only");
+    session.say("cannot write /nowhere/x.png".into());
+    session.poll(&mut |_| {});
+    assert!(!session.message.is_empty(), "nothing happened yet");
+    let op = session.tools.operator(0);
+    let refused = session.editor.add(10_000, op.clone(), 1.0, super::editor::ValueSource::At(1.0));
+    assert!(refused.is_err());
+    session.poll(&mut |_| {});
+    assert!(!session.message.is_empty(), "a refused edit is no success");
+    session.editor.add(3, op, 1.0, super::editor::ValueSource::At(1.0)).expect("an observation in range");
+    session.poll(&mut |_| {});
+    assert!(session.message.is_empty(), "still showing `{}`", session.message);
+}

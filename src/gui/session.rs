@@ -70,6 +70,9 @@ pub struct Session {
     system_changed: bool,
     /// A status message; cleared by the next action that succeeds.
     pub message: String,
+    /// The input revision the message was set at: an edit or a setting changed since then means
+    /// a later action succeeded, and the message goes.
+    message_revision: Revision,
 }
 
 impl Session {
@@ -116,6 +119,7 @@ impl Session {
             settings_changed_at: Instant::now(),
             system_changed: true,
             message: "loading the lessons…".into(),
+            message_revision: (0, 0),
         })
     }
 
@@ -128,16 +132,25 @@ impl Session {
         std::mem::take(&mut self.system_changed)
     }
 
+    /// Shows `text` in the status line until a later action succeeds.
+    pub fn say(&mut self, text: String) {
+        self.message = text;
+        self.message_revision = self.revision();
+    }
+
     /// Reads what the worker and the loader sent; returns whether a new frame arrived. Loader
     /// answers are handed to `also` after the session has used them.
     pub fn poll(&mut self, also: &mut dyn FnMut(&Loaded)) -> bool {
+        if !self.message.is_empty() && self.revision() != self.message_revision {
+            self.message.clear();
+        }
         while let Some(result) = self.loader.try_result() {
             match result {
                 Ok(loaded) => {
                     self.loaded(&loaded);
                     also(&loaded);
                 }
-                Err(e) => self.message = e.to_string(),
+                Err(e) => self.say(e.to_string()),
             }
         }
         let mut any = false;
@@ -155,11 +168,11 @@ impl Session {
             Loaded::Lessons { lessons, errors } => self.lessons_loaded(lessons.clone(), errors),
             Loaded::Lesson { index, lesson, scenario } => match scenario {
                 Ok(scenario) => self.lesson_opened(*index, lesson, scenario.clone()),
-                Err(e) => self.message = e.clone(),
+                Err(e) => self.say(e.clone()),
             },
             Loaded::Scenario { path, scenario } => match scenario {
                 Ok(scenario) => self.scenario_opened(path, scenario.clone()),
-                Err(e) => self.message = e.clone(),
+                Err(e) => self.say(e.clone()),
             },
             Loaded::Models { system, models } => {
                 if system == self.system().name() {
@@ -173,7 +186,7 @@ impl Session {
 
     fn lessons_loaded(&mut self, lessons: Vec<Lesson>, errors: &[String]) {
         self.lessons = lessons;
-        self.message = errors.join("; ");
+        self.say(errors.join("; "));
         let index = match &self.options.preset {
             Some(name) => match self.lessons.iter().position(|l| &l.name() == name) {
                 Some(i) => Some(i),
@@ -184,7 +197,7 @@ impl Session {
                         self.options.lessons.display(),
                         known.join(", ")
                     );
-                    self.message = reason.clone();
+                    self.say(reason.clone());
                     self.startup = Startup::Failed(reason);
                     return;
                 }
@@ -194,7 +207,7 @@ impl Session {
         match index {
             Some(i) => self.open_lesson(i),
             None => {
-                self.message = format!("no lessons found in {}; {}", self.options.lessons.display(), self.message);
+                self.say(format!("no lessons found in {}; {}", self.options.lessons.display(), self.message));
                 self.loader.load(task::lesson(None, Lesson::fallback(), 0));
             }
         }
@@ -210,7 +223,7 @@ impl Session {
     fn lesson_opened(&mut self, index: Option<usize>, lesson: &Lesson, scenario: Scenario) {
         let same_system = scenario.system.name() == self.system().name();
         if let Err(e) = self.editor.replace_scenario(scenario) {
-            self.message = format!("lesson `{}`: {e}", lesson.name());
+            self.say(format!("lesson `{}`: {e}", lesson.name()));
             return;
         }
         self.startup = Startup::Ready;
@@ -223,7 +236,7 @@ impl Session {
         }
         self.on_system_changed();
         self.view = self.system_ui.view_for(lesson.view.into());
-        self.message = format!("Lesson: {}", lesson.title);
+        self.say(format!("Lesson: {}", lesson.title));
         if self.auto_run {
             self.start_run();
         }
@@ -237,7 +250,7 @@ impl Session {
     fn scenario_opened(&mut self, path: &Path, scenario: Scenario) {
         let same_system = scenario.system.name() == self.system().name();
         if let Err(e) = self.editor.replace_scenario(scenario) {
-            self.message = format!("{}: {e}", path.display());
+            self.say(format!("{}: {e}", path.display()));
             return;
         }
         if !same_system {
@@ -248,7 +261,7 @@ impl Session {
         }
         self.lesson = None;
         self.on_system_changed();
-        self.message = format!("opened {}", path.display());
+        self.say(format!("opened {}", path.display()));
         self.start_run();
     }
 
@@ -350,7 +363,7 @@ impl Session {
                 }
             }
             Err(e) => {
-                self.message = e;
+                self.say(e);
                 self.run.status = Status::Failed(self.message.clone());
             }
         }
@@ -394,8 +407,8 @@ impl Session {
     /// Shows the outcome of an action: an error stays until the next action succeeds.
     pub fn report(&mut self, outcome: Result<String, String>) {
         match outcome {
-            Ok(done) => self.message = done,
-            Err(e) => self.message = e,
+            Ok(done) => self.say(done),
+            Err(e) => self.say(e),
         }
     }
 
