@@ -498,3 +498,259 @@ fn the_scenario_parser_never_panics_on_arbitrary_json() {
     // or an observation list of the right shape is not).
     assert!(accepted > 0, "no document was accepted: the generator never reaches the valid region");
 }
+
+/// Every numeric flag of every command at 0, −1, NaN, ∞, 2⁶⁴ and 10⁹, each from a cheap valid
+/// command: refused with a reason, or run to a finite result within seconds (a value that would
+/// run for hours is refused by its range).
+#[test]
+fn every_numeric_flag_at_its_extremes() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = |name: &str| dir.path().join(name).display().to_string();
+    let lo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/lorenz63-lo.json").display().to_string();
+    let commands: Vec<(Vec<String>, &[&str])> = vec![
+        (
+            ["simulate", "--system", "lorenz63", "--length", "5", "--samples", "2", "--out", &t("o.npy")]
+                .map(String::from)
+                .to_vec(),
+            &["--length", "--samples", "--seed", "--burn-in", "--chunk"],
+        ),
+        (
+            [
+                "scenario",
+                "--system",
+                "lorenz63",
+                "--length",
+                "17",
+                "--every",
+                "8",
+                "--indices",
+                "0",
+                "--std",
+                "0.4",
+                "--out",
+                &t("o.json"),
+            ]
+            .map(String::from)
+            .to_vec(),
+            &["--length", "--every", "--offset", "--indices", "--std", "--seed", "--burn-in"],
+        ),
+        (
+            [
+                "train",
+                "--system",
+                "lorenz63",
+                "--steps",
+                "1",
+                "--trajectories",
+                "2",
+                "--length",
+                "16",
+                "--batch",
+                "4",
+                "--width",
+                "8",
+                "--depth",
+                "1",
+                "--check-every",
+                "0",
+                "--out",
+                &t("run"),
+            ]
+            .map(String::from)
+            .to_vec(),
+            &[
+                "--window",
+                "--channels",
+                "--blocks",
+                "--kernel",
+                "--width",
+                "--depth",
+                "--embedding",
+                "--steps",
+                "--batch",
+                "--lr",
+                "--weight-decay",
+                "--trajectories",
+                "--length",
+                "--data-seed",
+                "--seed",
+                "--valid-fraction",
+                "--log-every",
+                "--save-every",
+                "--ema-decay",
+                "--check-every",
+                "--check-samples",
+                "--check-steps",
+                "--stop-after",
+            ],
+        ),
+        (
+            ["assimilate", "--scenario", &lo, "--samples", "2", "--steps", "2", "--out", &t("o.npy")]
+                .map(String::from)
+                .to_vec(),
+            &[
+                "--particles",
+                "--inflation",
+                "--iterations",
+                "--samples",
+                "--steps",
+                "--corrections",
+                "--tau",
+                "--gamma",
+                "--zeta",
+                "--mmps-iterations",
+                "--seed",
+            ],
+        ),
+        (
+            [
+                "eval",
+                "lorenz63",
+                "--cases",
+                "1",
+                "--k",
+                "4",
+                "--corrections",
+                "0",
+                "--samples",
+                "2",
+                "--steps",
+                "2",
+                "--particles",
+                "64",
+                "--keep",
+                "8",
+                "--out",
+                &t("ev"),
+            ]
+            .map(String::from)
+            .to_vec(),
+            &[
+                "--cases",
+                "--first-case",
+                "--k",
+                "--corrections",
+                "--samples",
+                "--steps",
+                "--tau",
+                "--gamma",
+                "--mmps-iterations",
+                "--mmps-corrections",
+                "--particles",
+                "--keep",
+                "--seed",
+                "--gaussian-correction",
+            ],
+        ),
+        (
+            [
+                "eval",
+                "kolmogorov",
+                "--cases",
+                "1",
+                "--length",
+                "5",
+                "--samples",
+                "2",
+                "--prior-samples",
+                "1",
+                "--steps",
+                "2",
+                "--out",
+                &t("ek"),
+            ]
+            .map(String::from)
+            .to_vec(),
+            &[
+                "--cases",
+                "--length",
+                "--samples",
+                "--prior-samples",
+                "--steps",
+                "--corrections",
+                "--tau",
+                "--gamma",
+                "--zeta",
+                "--mmps-iterations",
+                "--seed",
+            ],
+        ),
+        (
+            [
+                "eval",
+                "prior",
+                "--system",
+                "lorenz63",
+                "--samples",
+                "2",
+                "--length",
+                "9",
+                "--steps",
+                "2",
+                "--reference-samples",
+                "4",
+                "--out",
+                &t("ep"),
+            ]
+            .map(String::from)
+            .to_vec(),
+            &[
+                "--samples",
+                "--length",
+                "--steps",
+                "--corrections",
+                "--tau",
+                "--reference-samples",
+                "--gaussian-correction",
+                "--seed",
+            ],
+        ),
+        (
+            ["bench-da", "--seeds", "1", "--cycles", "10", "--out", &t("b.md")].map(String::from).to_vec(),
+            &["--seeds", "--cycles"],
+        ),
+    ];
+    let mut faults = Vec::new();
+    let mut count = 0;
+    for (base, flags) in &commands {
+        for flag in *flags {
+            for value in ["0", "-1", "NaN", "1e400", "18446744073709551616", "1000000000"] {
+                for entry in std::fs::read_dir(dir.path()).unwrap() {
+                    let path = entry.unwrap().path();
+                    let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                }
+                let mut args = base.clone();
+                match args.iter().position(|a| a == flag) {
+                    Some(i) => args[i + 1] = value.into(),
+                    None => {
+                        let at = args.len() - 2;
+                        args.splice(at..at, [flag.to_string(), value.to_string()]);
+                    }
+                }
+                count += 1;
+                let started = std::time::Instant::now();
+                let output = Command::new("timeout")
+                    .args(["60", "prlimit", ADDRESS_SPACE, "--", env!("CARGO_BIN_EXE_sdalab")])
+                    .args(&args)
+                    .env("SDALAB_MEMORY_LIMIT", "1G")
+                    .env_remove("RUST_BACKTRACE")
+                    .output()
+                    .unwrap();
+                let what = format!("`{}`", args.join(" "));
+                if output.status.code() == Some(124) {
+                    faults.push(format!("{what}: still running after {:.0} s", started.elapsed().as_secs_f64()));
+                } else if let Some(f) = fault(&output, None) {
+                    faults.push(format!("{what}: {f}"));
+                } else if !output.status.success() && args[0] != "eval" {
+                    // (An evaluation that fails while running keeps its finished rows to resume from.)
+                    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+                    if !left.is_empty() {
+                        faults.push(format!("{what}: failed but left {left:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(count >= 480, "only {count} runs");
+    assert!(faults.is_empty(), "{} of {count} runs misbehaved:\n{}", faults.len(), faults.join("\n"));
+}

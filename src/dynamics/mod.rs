@@ -26,5 +26,5 @@ pub use linear::LinearGaussian;
 pub use lorenz63::Lorenz63;
 pub use lorenz96::Lorenz96;
 pub use normalisation::Normalisation;
-pub use simulate::{simulate_ensemble, simulate_range, simulate_trajectory};
+pub use simulate::{MAX_BURN_IN, simulate_ensemble, simulate_range, simulate_trajectory};
 pub use system::System;

@@ -28,6 +28,10 @@ pub fn simulate_ensemble(
     simulate_range(chain, length, 0..samples, burn_in, seed, progress)
 }
 
+/// Most transitions of burn-in a request may ask for: far beyond any system's need (the bundled
+/// ones use at most a few thousand) and still seconds of work per trajectory.
+pub const MAX_BURN_IN: usize = 1_000_000;
+
 /// Trajectories `range` of the ensemble [`simulate_ensemble`] draws from `seed` (the same values
 /// it holds at those places), so a long ensemble can be simulated in parts.
 pub fn simulate_range(

@@ -23,7 +23,7 @@ use crate::observe::{Observation, Pattern};
 use crate::pipeline::{PipelineError, SamplerSetup, sda_posterior};
 use crate::rng;
 use crate::sampler::{Guidance, SamplerError, SamplerPlan};
-use crate::scenario::Scenario;
+use crate::scenario::{SamplerSettings, Scenario};
 use crate::score::TrajectoryScore;
 
 /// Block size of the coarse view (8×8 blocks over 32×32) and its period in states.
@@ -55,15 +55,32 @@ impl KolmogorovEval {
         (self.steps * (1 + self.corrections)) as u64 * (self.rules.len() as u64 * self.cases as u64 + 1)
     }
 
-    fn check(&self, truths: &NpyArray, shape: &[usize]) -> Result<(), EvaluationError> {
+    /// Refuses settings or truths the evaluation cannot run with, before any work.
+    pub fn check(&self, truths: &NpyArray) -> Result<(), EvaluationError> {
+        let shape = Kolmogorov::new().state_shape();
         let invalid = |message: String| EvaluationError::Invalid { message };
+        for samples in [self.samples, self.prior_samples] {
+            let settings = SamplerSettings {
+                samples: Some(samples as u64),
+                steps: Some(self.steps as u64),
+                corrections: Some(self.corrections as u64),
+                tau: Some(self.tau),
+                ..SamplerSettings::default()
+            };
+            settings.check(&|field| format!("--{}", field.replace('_', "-")))?;
+        }
+        let per_state = crate::pipeline::bytes_per_sampled_state(shape.iter().product());
+        let budget = crate::budget::MemoryBudget::of_machine();
+        budget
+            .check("--samples × --length", &[self.samples.max(self.prior_samples), self.length], per_state)
+            .map_err(|e| invalid(e.to_string()))?;
         if self.samples < 2 || self.prior_samples < 1 {
             return Err(invalid("the posterior needs at least 2 members and the climate check at least 1".into()));
         }
         if self.length < 5 {
             return Err(invalid(format!("trajectories of {} states: at least 5 are needed", self.length)));
         }
-        if truths.shape.len() != 4 || truths.shape[2..] != *shape {
+        if truths.shape.len() != 4 || truths.shape[2..] != shape[..] {
             return Err(invalid(format!("the truths' shape {:?} does not hold {shape:?} states", truths.shape)));
         }
         let (n, stored) = (truths.shape[0], truths.shape[1]);
@@ -89,7 +106,7 @@ impl KolmogorovEval {
         let flow = Kolmogorov::new();
         let chain: &dyn MarkovChain = &flow;
         let shape = chain.state_shape();
-        self.check(truths, &shape)?;
+        self.check(truths)?;
         let d = chain.state_dim();
         let stored = truths.shape[1];
         let std = 0.1 * Kolmogorov::CLIMATE_STD;

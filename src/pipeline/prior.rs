@@ -51,6 +51,14 @@ impl fmt::Debug for PriorSpec {
     }
 }
 
+/// Refuses the exact prior of a linear scenario too long for memory: the stacked prior and its
+/// factorisations are dense (L·d)² matrices.
+pub fn check_exact_prior_budget(scenario: &Scenario) -> Result<(), PipelineError> {
+    let n = scenario.length.saturating_mul(scenario.state_dim());
+    MemoryBudget::of_machine().check("the linear system's length × state size", &[n, n, 6], 8)?;
+    Ok(())
+}
+
 /// A prior score ready to sample with, and what it is in words.
 #[derive(Clone)]
 pub struct Prior {
@@ -93,9 +101,7 @@ impl Priors {
         match (spec, &scenario.system) {
             (PriorSpec::Custom { name, score }, _) => Ok(Prior { score: score.clone(), description: name.clone() }),
             (PriorSpec::ExactLinear { window }, System::Linear(model)) => {
-                // The stacked prior and its factorisations are dense (L·d)² matrices.
-                let n = scenario.length.saturating_mul(scenario.state_dim());
-                MemoryBudget::of_machine().check("the linear system's length × state size", &[n, n, 6], 8)?;
+                check_exact_prior_budget(scenario)?;
                 let prior = model.trajectory_prior(scenario.length);
                 let normalisation = chain.normalisation();
                 Ok(match window {

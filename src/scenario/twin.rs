@@ -1,5 +1,7 @@
 //! Twin experiments: a scenario whose observations are made from a simulated truth.
 
+use crate::budget::MemoryBudget;
+use crate::dynamics::MAX_BURN_IN;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -32,6 +34,13 @@ pub fn twin_experiment(system: System, spec: &TwinSpec) -> Result<Scenario, Scen
     if spec.every == 0 {
         return Err(ScenarioError::Invalid { at: "every".into(), message: "must be at least 1".into() });
     }
+    if spec.burn_in.is_some_and(|b| b > MAX_BURN_IN) {
+        return Err(ScenarioError::Invalid { at: "burn-in".into(), message: format!("must be at most {MAX_BURN_IN}") });
+    }
+    // The truth is simulated in f64 and observed: a few copies of it.
+    MemoryBudget::of_machine()
+        .check("length", &[spec.length, system.chain().state_dim(), 4], 8)
+        .map_err(|e| ScenarioError::Invalid { at: "length".into(), message: e.to_string() })?;
     let ops: Vec<ObservationOp> = if spec.kind.takes_indices() {
         vec![ObservationOp::Mean { indices: spec.indices.clone() }]
     } else {

@@ -30,7 +30,8 @@ pub struct BenchDaArgs {
 }
 
 pub fn run(args: &BenchDaArgs) -> anyhow::Result<()> {
-    ensure!(args.seeds >= 1, "--seeds must be at least 1");
+    ensure!((1..=1000).contains(&args.seeds), "--seeds must be between 1 and 1000");
+    ensure!(args.cycles.is_none_or(|c| (1..=1_000_000).contains(&c)), "--cycles must be between 1 and 1000000");
     if let Some(out) = &args.out {
         output_path::check(out)?;
     }

@@ -12,8 +12,9 @@ use anyhow::{Context, ensure};
 use clap::Args;
 use indicatif::ProgressBar;
 use sdalab::baselines::{ParticleSmoother, Resampling};
+use sdalab::budget::MemoryBudget;
 use sdalab::device::select_device;
-use sdalab::dynamics::{Lorenz63, System};
+use sdalab::dynamics::{Lorenz63, MarkovChain, System};
 use sdalab::ensemble::Ensemble;
 use sdalab::evaluation::{
     EvalRow, LENGTH, Regime, RowMethod, lorenz63_case, markdown_report, particle_seed, plot_cost_png, plot_summary_png,
@@ -22,7 +23,7 @@ use sdalab::evaluation::{
 use sdalab::export::{read_npy_f32, write_npy_f32};
 use sdalab::metrics::{mean_log_prior, wasserstein1};
 use sdalab::sampler::{Guidance, SamplerPlan, posterior_ensemble};
-use sdalab::scenario::{MAX_MMPS_ITERATIONS, Scenario};
+use sdalab::scenario::{SamplerSettings, Scenario};
 use sdalab::score::{ComposedNetworkScore, TrajectoryScore, load_checkpoint_for};
 
 use crate::prior_check::gaussian_corrected;
@@ -109,16 +110,28 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         args.keep
     );
     ensure!(args.particles >= 1, "--particles must be at least 1");
-    ensure!(args.tau.is_finite() && args.tau > 0.0, "--tau must be positive");
-    ensure!(args.gamma.is_finite() && args.gamma >= 0.0, "--gamma must be non-negative");
     ensure!(!args.k.is_empty() && !args.corrections.is_empty(), "--k and --corrections need at least one value");
-    ensure!(
-        args.mmps_iterations.iter().all(|n| (1..=MAX_MMPS_ITERATIONS as usize).contains(n)),
-        "--mmps-iterations must be between 1 and {MAX_MMPS_ITERATIONS}"
-    );
+    let flag = |field: &str| format!("--{}", field.replace('_', "-"));
+    for &corrections in args.corrections.iter().chain(&args.mmps_corrections) {
+        SamplerSettings {
+            samples: Some(args.samples as u64),
+            steps: Some(args.steps as u64),
+            corrections: Some(corrections as u64),
+            tau: Some(args.tau),
+            gamma: Some(args.gamma),
+            ..SamplerSettings::default()
+        }
+        .check(&flag)?;
+    }
+    for &n in &args.mmps_iterations {
+        SamplerSettings { mmps_iterations: Some(n as u64), ..SamplerSettings::default() }.check(&flag)?;
+    }
+    let budget = MemoryBudget::of_machine();
+    let d = Lorenz63::new().state_dim();
+    budget.check("--particles", &[args.particles, LENGTH, d, 4], 8)?;
+    budget.check("--keep", &[args.keep, LENGTH, d, 4], 8)?;
+    budget.check("--gaussian-correction", &[args.gaussian_correction, LENGTH, d, 2], 8)?;
     crate::output_path::check_dir(&args.out)?;
-    std::fs::create_dir_all(args.out.join("particles"))
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
 
     // Load every checkpoint before any long work, so a missing one fails at once.
     let (device, device_name) = select_device();
@@ -147,6 +160,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         }
     }
 
+    // The folder is made once every input, checkpoints included, has been checked.
+    std::fs::create_dir_all(args.out.join("particles"))
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let csv = args.out.join("eval.csv");
     let mut rows = read_rows(&csv)?;
     // With --report-only there is nothing to run: no case is visited.

@@ -58,7 +58,6 @@ pub struct KolmogorovEvalArgs {
 }
 
 pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
-    crate::output_path::check_dir(&args.out)?;
     ensure!(
         args.mmps_iterations.iter().all(|n| (1..=MAX_MMPS_ITERATIONS as usize).contains(n)),
         "--mmps-iterations must be between 1 and {MAX_MMPS_ITERATIONS}"
@@ -79,6 +78,7 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
     };
     let truths_path = args.truths.clone().unwrap_or_else(|| checkpoints::lessons_dir().join("kolmogorov-truths.npy"));
     let truths = read_npy_f32(&truths_path).with_context(|| truths_path.display().to_string())?;
+    eval.check(&truths)?;
     let (device, device_name) = select_device();
     let dir = args.checkpoint.clone().or_else(|| checkpoints::default_for("kolmogorov")).context("no checkpoint")?;
     let flow = Kolmogorov::new();
@@ -86,6 +86,7 @@ pub fn run(args: &KolmogorovEvalArgs) -> anyhow::Result<()> {
     let model = format!("{}@{}", dir.display(), checkpoint.fingerprint);
     let score = ComposedNetworkScore::new(checkpoint.network, checkpoint.config.window)?;
     eprintln!("{model} on {device_name}");
+    crate::output_path::check_dir(&args.out)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let header = format!(
         "# Kolmogorov flow: {model}\n\nHeld-out truths: `{}` ({} cases, states 0–{}). Sampler: {} members, {} steps, \

@@ -13,9 +13,12 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use clap::Args;
+use sdalab::budget::MemoryBudget;
 use sdalab::device::select_device;
 use sdalab::dynamics::System;
 use sdalab::export::read_npy_f32;
+use sdalab::pipeline::bytes_per_sampled_state;
+use sdalab::scenario::SamplerSettings;
 use sdalab::score::{ComposedNetworkScore, TrajectoryScore, load_checkpoint_for};
 
 use crate::prior_check::{PriorSampling, Reference, gaussian_corrected, sample_prior};
@@ -78,10 +81,23 @@ pub fn run(args: &PriorEvalArgs) -> anyhow::Result<()> {
     });
     let tau = args.tau.unwrap_or(if fields { 0.5 } else { 0.25 });
     ensure!(samples >= 2, "--samples must be at least 2");
-    ensure!(args.steps >= 1 && !args.corrections.is_empty(), "--steps must be at least 1 and --corrections non-empty");
-    ensure!(tau.is_finite() && tau > 0.0, "--tau must be positive");
+    ensure!(!args.corrections.is_empty(), "--corrections needs at least one value");
+    ensure!(length >= 2, "--length must be at least 2");
+    for &corrections in &args.corrections {
+        let settings = SamplerSettings {
+            samples: Some(samples as u64),
+            steps: Some(args.steps as u64),
+            corrections: Some(corrections as u64),
+            tau: Some(tau),
+            ..SamplerSettings::default()
+        };
+        settings.check(&|field| format!("--{field}"))?;
+    }
+    let budget = MemoryBudget::of_machine();
+    budget.check("--samples × --length", &[samples, length], bytes_per_sampled_state(chain.state_dim()))?;
+    budget.check("--reference-samples × --length", &[args.reference_samples, length, chain.state_dim(), 4], 8)?;
+    budget.check("--gaussian-correction × --length", &[args.gaussian_correction, length, chain.state_dim(), 2], 8)?;
     crate::output_path::check_dir(&args.out)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     let reference = if fields {
         let path = args.data.clone().unwrap_or_else(|| checkpoints::lessons_dir().join("kolmogorov-truths.npy"));
@@ -114,6 +130,8 @@ pub fn run(args: &PriorEvalArgs) -> anyhow::Result<()> {
         Box::new(composed)
     };
     eprintln!("{model} on {device_name}");
+    // The folder is made once every input has been checked.
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     let bar = progress::bar((args.steps * args.corrections.len()) as u64, "sampler steps");
     let mut rows = Vec::new();

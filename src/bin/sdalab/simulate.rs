@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail, ensure};
 use clap::Args;
 use sdalab::budget::MemoryBudget;
-use sdalab::dynamics::simulate_range;
+use sdalab::dynamics::{MAX_BURN_IN, simulate_range};
 use sdalab::export::{read_npy_f32, write_npy_f32};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     let system = args.system.load()?;
     let chain = system.chain();
     let burn_in = args.burn_in.unwrap_or(chain.default_burn_in());
+    ensure!(burn_in <= MAX_BURN_IN, "--burn-in must be at most {MAX_BURN_IN}");
     // Each trajectory is simulated in f64 and kept in f32.
     MemoryBudget::of_machine().check("--samples × --length", &[args.samples, args.length, chain.state_dim()], 8 + 4)?;
     let shape: Vec<usize> = [args.samples, args.length].into_iter().chain(chain.state_shape()).collect();

@@ -107,6 +107,9 @@ pub struct TrainArgs {
     pub out: PathBuf,
 }
 
+/// Most optimiser steps a run may ask for: weeks of training on this machine (runs resume).
+const MAX_TRAINING_STEPS: usize = 100_000_000;
+
 /// Windows in the fixed validation batch.
 const VALIDATION_WINDOWS: usize = 4096;
 
@@ -122,7 +125,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             args.out.display()
         );
     }
-    ensure!(args.steps >= 1 && args.batch >= 1, "--steps and --batch must be at least 1");
+    ensure!((1..=MAX_TRAINING_STEPS).contains(&args.steps), "--steps must be between 1 and {MAX_TRAINING_STEPS}");
+    ensure!(args.batch >= 1, "--batch must be at least 1");
     ensure!(args.log_every >= 1 && args.save_every >= 1, "--log-every and --save-every must be at least 1");
     ensure!(args.lr.is_finite() && args.lr > 0.0, "--lr must be positive");
     ensure!((0.0..1.0).contains(&args.ema_decay), "--ema-decay must be in [0, 1)");
@@ -143,14 +147,26 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         "--kernel must be odd, --channels positive and --blocks at least 1"
     );
     ensure!(args.check_samples.is_none_or(|n| n >= 2), "--check-samples must be at least 2");
+    ensure!(
+        (1..=sdalab::scenario::MAX_STEPS as usize).contains(&args.check_steps),
+        "--check-steps must be between 1 and {}",
+        sdalab::scenario::MAX_STEPS
+    );
     let system = args.system.load()?;
     let chain = system.chain();
     // The network's activations and gradients for one batch, a few copies each in f32: per window
     // state the MLP holds `width` values per layer, a U-Net `channels` per cell of the state.
     let per_state = match args.arch.as_str() {
-        "mlp" => args.width,
+        "mlp" => args.width.max(args.embedding),
         _ => chain.state_dim().saturating_mul(args.channels.iter().copied().max().unwrap_or(1)),
     };
+    if args.data.is_none() {
+        MemoryBudget::of_machine().check(
+            "--trajectories × --length",
+            &[args.trajectories, args.length, chain.state_dim(), 3],
+            8,
+        )?;
+    }
     MemoryBudget::of_machine().check(
         "--batch × --window × the network's size (--width or --channels, --depth or --blocks)",
         &[args.batch, args.window, per_state, args.depth.max(2 * args.blocks) + 2, 4],

@@ -6,6 +6,7 @@ use clap::Args;
 use sdalab::budget::MemoryBudget;
 use sdalab::dynamics::System;
 use sdalab::observe::OperatorKind;
+use sdalab::pipeline::{Defaults, SamplerSetup, check_exact_prior_budget, check_posterior_budget};
 use sdalab::scenario::Scenario;
 
 #[derive(Args, Debug)]
@@ -18,6 +19,12 @@ pub struct ValidateArgs {
 pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
     let scenario = Scenario::load(&args.scenario)?;
     let chain = scenario.system.chain();
+    // What `assimilate` checks before sampling, with the file's own sampler settings.
+    let setup = SamplerSetup::resolve(&Defaults::BATCH, &[&scenario.sampler.clone().unwrap_or_default()])?;
+    check_posterior_budget(&scenario, setup.plan.samples)?;
+    if let System::Linear(_) = &scenario.system {
+        check_exact_prior_budget(&scenario)?;
+    }
     // The exact evidence of a linear scenario: a Kalman filter over L states of d×d covariances.
     let exact = match &scenario.system {
         System::Linear(model) => Some(match scenario.linear_observations() {
