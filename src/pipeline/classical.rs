@@ -46,7 +46,7 @@ pub fn run_classical(
     cancel: &dyn Cancellation,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ClassicalRun, PipelineError> {
-    scenario.validate()?;
+    super::check_scenario(scenario)?;
     let chain = scenario.system.chain();
     let length = scenario.length;
     let observations = &scenario.observations;

@@ -21,6 +21,6 @@ mod settings;
 
 pub use classical::{ClassicalRun, FirstGuesses, Progress, run_classical};
 pub use error::PipelineError;
-pub use posterior::{bytes_per_sampled_state, check_posterior_budget, sda_posterior};
+pub use posterior::{bytes_per_sampled_state, check_posterior_budget, check_scenario, sda_posterior};
 pub use prior::{Prior, PriorSpec, Priors, check_exact_prior_budget};
 pub use settings::{Defaults, SamplerSetup, guidance_of};

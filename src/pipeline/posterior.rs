@@ -5,9 +5,10 @@ use candle_core::Device;
 use super::{PipelineError, SamplerSetup};
 use crate::budget::MemoryBudget;
 use crate::cancel::Cancellation;
+use crate::dynamics::System;
 use crate::ensemble::Ensemble;
 use crate::sampler::{StepSnapshot, posterior_ensemble};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioError};
 use crate::score::TrajectoryScore;
 
 /// A generous estimate of the sampler's and the network's working set per member and state: the
@@ -16,6 +17,21 @@ use crate::score::TrajectoryScore;
 /// (hundreds of values per cell).
 pub fn bytes_per_sampled_state(state_dim: usize) -> u64 {
     32 * 1024 + state_dim as u64 * 4 * 512
+}
+
+/// The checks every run of `scenario` passes first (the command line's `validate` runs the same):
+/// its entries, and for a linear system observed linearly, the Kalman filter over it, which finds
+/// degenerate observations (naming the state) before a sampler divides by them.
+pub fn check_scenario(scenario: &Scenario) -> Result<(), PipelineError> {
+    scenario.validate()?;
+    if let System::Linear(model) = &scenario.system
+        && let Ok(rows) = scenario.linear_observations()
+    {
+        let d = scenario.state_dim();
+        MemoryBudget::of_machine().check("the linear system's length × state size²", &[scenario.length, d, d, 8], 8)?;
+        model.smooth(scenario.length, &rows).map_err(ScenarioError::from)?;
+    }
+    Ok(())
 }
 
 /// Refuses a posterior of `samples` members of `scenario` that would not fit in memory.
@@ -39,7 +55,7 @@ pub fn sda_posterior(
     cancel: &dyn Cancellation,
     on_step: &mut dyn FnMut(StepSnapshot),
 ) -> Result<Ensemble, PipelineError> {
-    scenario.validate()?;
+    check_scenario(scenario)?;
     if setup.plan.samples == 0 || setup.plan.steps == 0 {
         return Err(PipelineError::Setting {
             setting: "the ensemble size and the number of steps".into(),

@@ -6,7 +6,7 @@ use clap::Args;
 use sdalab::budget::MemoryBudget;
 use sdalab::dynamics::System;
 use sdalab::observe::OperatorKind;
-use sdalab::pipeline::{Defaults, SamplerSetup, check_exact_prior_budget, check_posterior_budget};
+use sdalab::pipeline::{Defaults, SamplerSetup, check_exact_prior_budget, check_posterior_budget, check_scenario};
 use sdalab::scenario::Scenario;
 
 #[derive(Args, Debug)]
@@ -20,6 +20,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
     let scenario = Scenario::load(&args.scenario)?;
     let chain = scenario.system.chain();
     // What `assimilate` checks before sampling, with the file's own sampler settings.
+    check_scenario(&scenario)?;
     let setup = SamplerSetup::resolve(&Defaults::BATCH, &[&scenario.sampler.clone().unwrap_or_default()])?;
     check_posterior_budget(&scenario, setup.plan.samples)?;
     if let System::Linear(_) = &scenario.system {

@@ -127,7 +127,9 @@ pub(super) fn condition(
     let s = symmetric(&hp * h.transpose() + DMatrix::from_diagonal(r));
     let chol: Cholesky<f64, Dyn> = Cholesky::new(s).ok_or_else(|| ModelError::Numerical {
         what: what.into(),
-        reason: "innovation covariance is not positive definite".into(),
+        reason: "innovation covariance is not positive definite: the observations there are degenerate (the same \
+                 combination observed twice with a noise std too small to represent, or a prior with no spread along it)"
+            .into(),
     })?;
     let innovation = y - h * mean;
     // K = P Hᵀ S⁻¹ = (S⁻¹ H P)ᵀ.
