@@ -138,6 +138,40 @@ fn scenario_mutations(base: &Value) -> Vec<(String, Value)> {
     for v in [json!("bogus"), json!(5), Value::Null] {
         add(format!("sampler.guidance = {v}"), mutate(base, &["sampler", "guidance"], v));
     }
+    // The linear model's own entries: shapes, signs, magnitudes, definiteness.
+    if base["system"].is_object() {
+        let matrices = [
+            json!([[0.0, 0.0], [0.0, 0.0]]),
+            json!([[-1.0, 0.0], [0.0, 1.0]]),
+            json!([[1.0, 2.0], [2.0, 1.0]]),
+            json!([[1e308, 0.0], [0.0, 1e308]]),
+            json!([[1e-320, 0.0], [0.0, 1e-320]]),
+            json!([[1.0, 0.5], [0.4, 1.0]]),
+            json!([[1.0, 0.0]]),
+            json!([[1.0]]),
+            json!([[1.0, "x"], [0.0, 1.0]]),
+            json!([]),
+            Value::Null,
+        ];
+        for key in ["transition", "process_cov", "initial_cov"] {
+            for m in &matrices {
+                add(format!("system.{key} = {m}"), mutate(base, &["system", key], m.clone()));
+            }
+        }
+        for v in [json!([0.0]), json!([1e308, 1e308]), json!(["x", 0.0]), Value::Null] {
+            add(format!("system.initial_mean = {v}"), mutate(base, &["system", "initial_mean"], v.clone()));
+            add(format!("system.offset = {v}"), mutate(base, &["system", "offset"], v));
+        }
+        // The same combination observed twice with a noise too small to represent: the Kalman
+        // filter's innovation covariance is singular there.
+        let mut twice = base.clone();
+        twice["observations"][0]["std"] = json!(1e-200);
+        let again = twice["observations"][0].clone();
+        if let Some(list) = twice["observations"].as_array_mut() {
+            list.push(again);
+        }
+        add("an observation repeated with std 1e-200".into(), twice);
+    }
     add("an unknown entry".into(), mutate(base, &["bogus"], json!(1)));
     add("the sampler block a number".into(), mutate(base, &["sampler"], json!(3)));
     cases
@@ -753,4 +787,48 @@ fn every_numeric_flag_at_its_extremes() {
     }
     assert!(count >= 480, "only {count} runs");
     assert!(faults.is_empty(), "{} of {count} runs misbehaved:\n{}", faults.len(), faults.join("\n"));
+}
+
+/// `validate` and `assimilate` run the same checks: on sound and degenerate linear scenarios
+/// (observations repeated with tiny noise), `validate` refuses exactly when `assimilate` refuses
+/// before sampling; a refusal names the entry or the state.
+#[test]
+fn validate_and_assimilate_agree_on_linear_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, base) = bases().remove(1);
+    let mut variants = vec![base.clone()];
+    for std in [1e-200, 1e-150, 1e-100, 1e-8] {
+        let mut twice = base.clone();
+        twice["observations"][0]["std"] = json!(std);
+        let again = twice["observations"][0].clone();
+        twice["observations"].as_array_mut().unwrap().push(again);
+        variants.push(twice);
+    }
+    for (k, scenario) in variants.iter().enumerate() {
+        let file = dir.path().join("s.json");
+        std::fs::write(&file, scenario.to_string()).unwrap();
+        let out = dir.path().join("o.npy");
+        let _ = std::fs::remove_file(&out);
+        let f = file.display().to_string();
+        let o = out.display().to_string();
+        let validate = run(&["validate".to_string(), f.clone()]);
+        let assimilate =
+            run(&["assimilate", "--scenario", &f, "--samples", "2", "--steps", "2", "--out", &o].map(String::from));
+        let reason = |o: &Output| String::from_utf8_lossy(&o.stderr).trim().lines().last().unwrap_or("").to_string();
+        // A run that passed the checks and then diverged is the sampler's answer, not a check.
+        let refused_before_sampling = !assimilate.status.success() && !reason(&assimilate).contains("diverged");
+        assert_eq!(
+            !validate.status.success(),
+            refused_before_sampling,
+            "variant {k}: validate `{}`, assimilate `{}`",
+            reason(&validate),
+            reason(&assimilate)
+        );
+        for output in [&validate, &assimilate] {
+            let r = reason(output);
+            if !output.status.success() && !r.contains("diverged") {
+                assert!(r.contains("observations[") || r.contains("state "), "variant {k}: {r}");
+            }
+        }
+    }
 }

@@ -31,7 +31,7 @@ pub enum ScenarioError {
     TimeOutOfRange { at: String, t: i64, length: usize },
     #[error("{at}: component {index} is out of range for a state of {dim} components (0..{dim})")]
     IndexOutOfRange { at: String, index: i64, dim: usize },
-    #[error("{at}.std: must be positive and finite, got {std}")]
+    #[error("{at}.std: must be positive and finite, with a representable square (≥ 1e-154), got {std:e}")]
     Std { at: String, std: f64 },
     #[error("{at}: must be finite, got {value}")]
     NonFinite { at: String, value: f64 },

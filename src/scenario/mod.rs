@@ -76,7 +76,9 @@ impl Scenario {
             if !o.value.is_finite() {
                 return Err(ScenarioError::NonFinite { at: format!("{at}.value"), value: o.value });
             }
-            if !(o.std.is_finite() && o.std > 0.0) {
+            // The variance must be a normal positive number too: a std whose square underflows
+            // would make the likelihood divide by zero.
+            if !(o.std.is_finite() && o.std > 0.0 && (o.std * o.std).is_normal()) {
                 return Err(ScenarioError::Std { at, std: o.std });
             }
         }
