@@ -46,6 +46,20 @@ pub fn run_classical(
     cancel: &dyn Cancellation,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ClassicalRun, PipelineError> {
+    let run = run_method(method, scenario, first_guesses, cancel, progress)?;
+    if run.ensemble.iter().any(|v| !v.is_finite()) {
+        return Err(PipelineError::NonFinite { method: method.label() });
+    }
+    Ok(run)
+}
+
+fn run_method(
+    method: &ClassicalMethod,
+    scenario: &Scenario,
+    first_guesses: Option<FirstGuesses>,
+    cancel: &dyn Cancellation,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ClassicalRun, PipelineError> {
     super::check_scenario(scenario)?;
     let chain = scenario.system.chain();
     let length = scenario.length;

@@ -34,6 +34,10 @@ pub enum PipelineError {
     NoDefaultCheckpoint { system: String },
     #[error("4D-Var needs first guesses: SDA's members or an ensemble to start from")]
     NoFirstGuess,
+    #[error(
+        "{method} produced non-finite values (an inflation too large for the ensemble, or a model that leaves the finite range); nothing was written"
+    )]
+    NonFinite { method: String },
 }
 
 impl From<SamplerError> for PipelineError {

@@ -70,7 +70,7 @@ pub struct AssimilateArgs {
     /// Analysis of the ensemble Kalman smoother (`--method enks`).
     #[arg(long, value_enum, default_value_t = FormKind::Sqrt)]
     pub form: FormKind,
-    /// Multiplicative inflation of the EnKS analysis anomalies.
+    /// Multiplicative inflation of the EnKS analysis anomalies (1 to 10; 1 is none).
     #[arg(long, default_value_t = 1.0)]
     pub inflation: f64,
     /// Random mean-preserving rotation of the EnKS members after each analysis.
@@ -302,7 +302,10 @@ fn run_method(
 
 fn ensemble_smoother(args: &AssimilateArgs, setup: &SamplerSetup) -> anyhow::Result<EnsembleSmoother> {
     ensure!(setup.plan.samples >= 2, "the ensemble Kalman smoother needs --samples of at least 2");
-    ensure!(args.inflation.is_finite() && args.inflation > 0.0, "--inflation must be positive");
+    ensure!(
+        args.inflation.is_finite() && (1.0..=10.0).contains(&args.inflation),
+        "--inflation must be between 1 and 10"
+    );
     Ok(EnsembleSmoother {
         members: setup.plan.samples,
         form: match args.form {
