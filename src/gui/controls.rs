@@ -181,7 +181,12 @@ impl SamplerControls {
                         .on_hover_text(s::MMPS_ITERATIONS_TIP);
                     ui.end_row();
                 }
-                GuidanceRule::None => {}
+                GuidanceRule::None => {
+                    // An empty row of a setting's height, so the controls below never move.
+                    ui.label("");
+                    ui.allocate_exact_size(egui::vec2(0.0, ui.spacing().interact_size.y), egui::Sense::hover());
+                    ui.end_row();
+                }
             }
             ui.label(s::SEED).on_hover_text(s::SEED_TIP);
             ui.horizontal(|ui| {

@@ -146,3 +146,31 @@ fn an_error_in_the_status_line_clears_when_the_next_action_succeeds() {
     session.poll(&mut |_| {});
     assert!(session.message.is_empty(), "still showing `{}`", session.message);
 }
+
+/// The left panel keeps its layout when a run ends (the replay slider is always there) and when
+/// the guidance rule changes (every rule's setting row has one height), so clicks land where aimed.
+#[test]
+fn the_controls_do_not_move_when_a_run_ends_or_the_rule_changes() {
+    let mut session = session("linear-kalman");
+    session.start_run();
+    let mut harness = Harness::builder()
+        .with_size([330.0, 1400.0])
+        .build_ui_state(|ui, session: &mut Session| panels::left(ui, session), session);
+    let below = |h: &Harness<Session>| h.get_by_label(s::COMPARE_HEADING).rect();
+    let before = below(&harness);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.state().run.finished.is_none() {
+        assert!(Instant::now() < deadline, "the run did not finish: {:?}", harness.state().run.status);
+        harness.state_mut().poll(&mut |_| {});
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run();
+    assert_eq!(below(&harness), before, "the run's end moved the controls");
+    let seed = |h: &Harness<Session>| h.get_by_label(s::SEED).rect();
+    let sda = seed(&harness);
+    for rule in ["MMPS", "DPS", "none", "SDA"] {
+        harness.get_by_label(rule).click();
+        harness.run();
+        assert_eq!(seed(&harness), sda, "choosing {rule} moved the controls");
+    }
+}

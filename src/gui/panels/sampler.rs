@@ -36,10 +36,10 @@ pub fn ui(ui: &mut egui::Ui, session: &mut Session) {
     });
     ui.checkbox(&mut session.auto_run, s::AUTO_RUN).on_hover_text(s::AUTO_RUN_TIP);
     ui.checkbox(&mut session.tweedie, s::SHOW_TWEEDIE).on_hover_text(s::SHOW_TWEEDIE_TIP);
-    if let Some(f) = &session.run.finished {
-        let last = f.history.len().saturating_sub(1);
-        ui.add(egui::Slider::new(&mut session.run.scrub, 0..=last).text(s::SCRUB)).on_hover_text(s::SCRUB_TIP);
-    }
+    // Always there (disabled until a run has finished), so nothing below moves when a run ends.
+    let last = session.run.finished.as_ref().map_or(0, |f| f.history.len().saturating_sub(1));
+    let replay = egui::Slider::new(&mut session.run.scrub, 0..=last).text(s::SCRUB);
+    ui.add_enabled(session.run.finished.is_some(), replay).on_hover_text(s::SCRUB_TIP);
     ui.separator();
     ui.heading(s::COMPARE_HEADING).on_hover_text(s::COMPARE_TIP);
     if !session.system_ui.compare {
