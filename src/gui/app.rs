@@ -116,6 +116,20 @@ pub(super) fn central(ui: &mut egui::Ui, session: &mut Session, views: &mut View
     }
 }
 
+/// The window's keyboard shortcuts (undo, redo). A press anywhere in a window that does not
+/// have the keyboard asks for it, so that Ctrl+Z works right after clicking a plot: the system
+/// reports the Ctrl key only to the focused window.
+pub(super) fn shortcuts(ctx: &egui::Context, session: &mut Session) {
+    if ctx.input(|i| i.pointer.any_pressed() && !i.focused) {
+        ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+    }
+    if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, Key::Z)) {
+        session.editor.redo();
+    } else if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::Z)) {
+        session.editor.undo();
+    }
+}
+
 impl eframe::App for SdaApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let build = Instant::now();
@@ -125,11 +139,7 @@ impl eframe::App for SdaApp {
         if self.session.take_system_changed() {
             self.views.reset();
         }
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, Key::Z)) {
-            self.session.editor.redo();
-        } else if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::Z)) {
-            self.session.editor.undo();
-        }
+        shortcuts(&ctx, &mut self.session);
         egui::Panel::top("menu").show(ui, |ui| panels::menu::ui(ui, &mut self.session, &mut self.file_dialog));
         egui::Panel::bottom("status").show(ui, |ui| panels::status::ui(ui, &self.session));
         egui::Panel::left("controls").default_size(330.0).show(ui, |ui| panels::left(ui, &mut self.session));

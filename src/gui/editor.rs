@@ -184,21 +184,33 @@ impl ScenarioEditor {
     /// for the field brush and eraser: part of a stroke, recorded by [`Self::begin_drag`].
     /// Returns whether anything changed.
     pub fn paint(&mut self, t: usize, index: usize, observed: bool, std: f64) -> Result<bool, ScenarioError> {
-        let op = ObservationOp::Identity { index };
-        let present = self.scenario.observations.iter().position(|o| o.t == t && o.op == op);
+        Ok(self.paint_cells(&[(t, index)], observed, std)? > 0)
+    }
+
+    /// [`Self::paint`] over many `(state, component)` cells at once (one stroke's frame), as one
+    /// change; returns how many cells changed. Nothing changes if any cell is refused.
+    pub fn paint_cells(&mut self, cells: &[(usize, usize)], observed: bool, std: f64) -> Result<usize, ScenarioError> {
         let mut observations = self.scenario.observations.clone();
-        match (present, observed) {
-            (Some(_), true) | (None, false) => return Ok(false),
-            (Some(i), false) => {
-                observations.remove(i);
-            }
-            (None, true) => {
-                let value = self.noisy_truth(t, &op, std)?;
-                observations.push(Observation { t, op, value, std });
+        let mut changed = 0;
+        for &(t, index) in cells {
+            let op = ObservationOp::Identity { index };
+            match (observations.iter().position(|o| o.t == t && o.op == op), observed) {
+                (Some(_), true) | (None, false) => {}
+                (Some(i), false) => {
+                    observations.remove(i);
+                    changed += 1;
+                }
+                (None, true) => {
+                    let value = self.noisy_truth(t, &op, std)?;
+                    observations.push(Observation { t, op, value, std });
+                    changed += 1;
+                }
             }
         }
-        self.commit(observations, false)?;
-        Ok(true)
+        if changed > 0 {
+            self.commit(observations, false)?;
+        }
+        Ok(changed)
     }
 
     /// Redraws the noise of every observation (its values become `A(truth) + std·z`, fresh z).

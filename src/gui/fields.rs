@@ -14,6 +14,7 @@ use super::figure::{FieldsFigure, save_fields};
 use super::run_state::RunState;
 use super::series::{SeriesData, SeriesView};
 use super::strings as s;
+use super::stroke::BrushStroke;
 use super::tools::EditTools;
 use super::view::{View, ViewContext, ViewId};
 use crate::export::ExportError;
@@ -29,7 +30,9 @@ pub(super) const PANELS: [&str; 6] =
 pub struct FieldsView {
     pub station: Option<usize>,
     pub member: usize,
-    stroking: bool,
+    stroke: BrushStroke,
+    /// Where each panel was drawn in the last frame.
+    pub(super) panel_rects: Vec<Rect>,
     /// The selected station's time series, below the panels.
     station_series: SeriesView,
 }
@@ -122,6 +125,7 @@ impl FieldsView {
         let width = ((ui.available_width() - gap * 5.0) / 6.0).max(60.0);
         let height = (ui.available_height() * 0.55).clamp(120.0, 900.0);
         let mut message = None;
+        self.panel_rects.clear();
         ui.horizontal_top(|ui| {
             ui.spacing_mut().item_spacing.x = gap;
             for (k, image) in images.into_iter().enumerate() {
@@ -129,6 +133,7 @@ impl FieldsView {
                     ui.label(egui::RichText::new(PANELS[k]).strong());
                     let sense = if k == 1 && tools.edit { Sense::click_and_drag() } else { Sense::click() };
                     let (rect, response) = ui.allocate_exact_size(Vec2::new(width, height), sense);
+                    self.panel_rects.push(rect);
                     let (lo, hi, colormap) = (image.lo, image.hi, image.colormap);
                     ui.painter().add(Callback::new_paint_callback(
                         rect,
@@ -147,23 +152,23 @@ impl FieldsView {
                         );
                     }
                     if k == 1 && tools.edit {
+                        let mut cells = Vec::new();
                         if response.drag_started() {
                             editor.begin_drag();
-                            self.stroking = true;
-                        }
-                        if (self.stroking || response.clicked())
+                            self.stroke.begin(ui);
+                        } else if response.clicked()
                             && let Some(pos) = response.interact_pointer_pos()
                         {
-                            let (t, i) = cell_of(pos);
-                            if response.clicked() {
-                                editor.begin_drag();
-                            }
-                            if let Err(e) = editor.paint(t, i, tools.brush, tools.std) {
-                                message = Some(e.to_string());
-                            }
+                            editor.begin_drag();
+                            cells.push(cell_of(pos));
                         }
-                        if response.drag_stopped() {
-                            self.stroking = false;
+                        if self.stroke.active() {
+                            let spacing = 0.5 * (rect.width() / dim as f32).min(rect.height() / length as f32);
+                            let passed = self.stroke.advance(ui, spacing);
+                            cells.extend(passed.into_iter().filter(|p| rect.contains(*p)).map(cell_of));
+                        }
+                        if let Err(e) = editor.paint_cells(&distinct(cells), tools.brush, tools.std) {
+                            message = Some(e.to_string());
                         }
                     } else if response.clicked()
                         && let Some(pos) = response.interact_pointer_pos()
@@ -176,6 +181,12 @@ impl FieldsView {
         });
         message
     }
+}
+
+/// `cells` in their first order, each once.
+pub(super) fn distinct(cells: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    let mut seen = std::collections::HashSet::new();
+    cells.into_iter().filter(|c| seen.insert(*c)).collect()
 }
 
 /// A horizontal colour bar with its end values.

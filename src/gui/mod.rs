@@ -34,6 +34,7 @@ mod session;
 mod side_by_side;
 mod snapshots;
 pub mod strings;
+mod stroke;
 mod system_ui;
 mod tools;
 mod view;

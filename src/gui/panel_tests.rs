@@ -174,3 +174,174 @@ fn the_controls_do_not_move_when_a_run_ends_or_the_rule_changes() {
         assert_eq!(seed(&harness), sda, "choosing {rule} moved the controls");
     }
 }
+
+/// A view being edited on its own: the scenario of lesson `preset`, default tools, no run.
+struct Editing<V> {
+    editor: super::editor::ScenarioEditor,
+    tools: super::tools::EditTools,
+    run: super::run_state::RunState,
+    view: V,
+}
+
+fn editing<V: Default>(preset: &str) -> Editing<V> {
+    let scenario = session(preset).editor.scenario().clone();
+    Editing {
+        editor: super::editor::ScenarioEditor::new(scenario, 7).expect("a lesson's scenario is valid"),
+        tools: super::tools::EditTools::default(),
+        run: super::run_state::RunState::default(),
+        view: V::default(),
+    }
+}
+
+/// Presses the primary button at `from`, moves through `through` one frame each, and releases at
+/// the last point.
+fn drag<S>(harness: &mut Harness<S>, from: egui::Pos2, through: &[egui::Pos2]) {
+    harness.hover_at(from);
+    harness.step();
+    harness.drag_at(from);
+    harness.step();
+    for p in through {
+        harness.hover_at(*p);
+        harness.step();
+    }
+    harness.drop_at(*through.last().unwrap_or(&from));
+    harness.step();
+    harness.step();
+}
+
+use eframe::egui;
+use egui_plot::PlotPoint;
+
+use super::fields::FieldsView;
+use super::series::{SeriesData, SeriesView};
+use super::snapshots::SnapshotsView;
+
+fn series_ui(ui: &mut egui::Ui, e: &mut Editing<SeriesView>) {
+    let data = SeriesData {
+        run: &e.run,
+        tweedie: false,
+        components: vec![(0, "x".into()), (1, "y".into()), (2, "z".into())],
+        modes: &[],
+        id: "series",
+        link_y: false,
+        y_include: None,
+    };
+    e.view.ui(ui, &mut e.editor, &e.tools, &data);
+}
+
+/// Dragging an observation in a time-series plot moves it (state and value), and one undo puts
+/// it back.
+#[test]
+fn dragging_an_observation_moves_it() {
+    let mut harness = Harness::builder()
+        .with_size([900.0, 700.0])
+        .build_ui_state(series_ui, editing::<SeriesView>("lorenz63-z-only"));
+    harness.run();
+    let (index, o) = {
+        let observations = harness.state().editor.observations();
+        let i = observations.len() / 2;
+        (i, observations[i].clone())
+    };
+    let [c] = o.op.indices()[..] else { panic!("the lesson observes single components") };
+    let transform = harness.state().view.transforms[c];
+    let from = transform.position_from_point(&PlotPoint::new(o.t as f64, o.value));
+    let to = transform.position_from_point(&PlotPoint::new(o.t as f64 + 4.0, o.value - 3.0));
+    // Quick moves: the first one already leaves the pick radius.
+    drag(&mut harness, from, &[from.lerp(to, 0.5), to]);
+    let moved = harness.state().editor.observations()[index].clone();
+    assert!((moved.t as i64 - (o.t as i64 + 4)).abs() <= 1, "state {} → {}", o.t, moved.t);
+    assert!((moved.value - (o.value - 3.0)).abs() < 0.5, "value {} → {}", o.value, moved.value);
+    assert!(harness.state_mut().editor.undo());
+    assert_eq!(harness.state().editor.observations()[index], o, "one undo reverts the whole drag");
+}
+
+/// A fast brush stroke across the Lorenz-96 observations panel (one pointer event from edge to
+/// edge) observes every column it crossed.
+#[test]
+fn a_fast_stroke_paints_a_connected_line_on_a_field() {
+    let mut harness = Harness::builder().with_size([1400.0, 800.0]).build_ui_state(
+        |ui, e: &mut Editing<FieldsView>| {
+            e.view.ui(ui, &mut e.editor, &e.tools, &e.run, false);
+        },
+        editing::<FieldsView>("lorenz96-stations"),
+    );
+    harness.run();
+    let rect = harness.state().view.panel_rects[1];
+    let (length, dim) = (harness.state().editor.scenario().length, harness.state().editor.scenario().state_dim());
+    let y = rect.top() + rect.height() * 0.4;
+    let t = ((y - rect.top()) / rect.height() * length as f32) as usize;
+    let observed_at = |e: &Editing<FieldsView>| e.editor.observations().iter().filter(|o| o.t == t).count();
+    let before = observed_at(harness.state());
+    drag(&mut harness, egui::pos2(rect.left() + 1.0, y), &[egui::pos2(rect.right() - 1.0, y)]);
+    assert_eq!(observed_at(harness.state()), dim, "state {t} had {before} observations");
+    assert!(harness.state_mut().editor.undo());
+    assert_eq!(observed_at(harness.state()), before, "one undo removes the stroke");
+}
+
+/// A fast stroke across three Kolmogorov snapshots paints a connected row in each.
+#[test]
+fn a_fast_stroke_paints_across_snapshots() {
+    let mut harness = Harness::builder().with_size([1400.0, 900.0]).build_ui_state(
+        |ui, e: &mut Editing<SnapshotsView>| {
+            e.view.ui(ui, &mut e.editor, &e.tools, &e.run, false);
+        },
+        editing::<SnapshotsView>("kolmogorov-coarse"),
+    );
+    harness.run();
+    let cells = harness.state().view.observed_cells.clone();
+    assert!(cells.len() >= 3, "{} snapshots shown", cells.len());
+    let shape = harness.state().editor.scenario().system.chain().state_shape();
+    let [h, w] = shape[..] else { panic!("Kolmogorov states are fields") };
+    let row_y = |r: egui::Rect| r.top() + r.height() * (10.5 / h as f32);
+    let from = egui::pos2(cells[0].0.left() + 0.5, row_y(cells[0].0));
+    let to = egui::pos2(cells[2].0.right() - 0.5, row_y(cells[2].0));
+    let identity_in_row = |e: &Editing<SnapshotsView>, t: usize| {
+        e.editor
+            .observations()
+            .iter()
+            .filter(|o| {
+                o.t == t && matches!(o.op, crate::observe::ObservationOp::Identity { index } if index / w == 10)
+            })
+            .count()
+    };
+    drag(&mut harness, from, &[to]);
+    for (_, t) in &cells[..3] {
+        assert_eq!(identity_in_row(harness.state(), *t), w, "state {t}: the row is not connected");
+    }
+}
+
+/// Ctrl+Z right after clicking a plot undoes the click's observation, and Ctrl+Shift+Z redoes
+/// it; a press in a window without the keyboard asks the system for it.
+#[test]
+fn ctrl_z_after_a_click_on_a_plot_undoes_it() {
+    let mut state = (session("lorenz63-z-only"), ViewRegistry::new());
+    state.0.view = ViewId::Series;
+    let mut harness = Harness::builder().with_size([1200.0, 800.0]).build_ui_state(
+        |ui, (session, views): &mut (Session, ViewRegistry)| {
+            super::app::shortcuts(ui.ctx(), session);
+            central(ui, session, views);
+        },
+        state,
+    );
+    harness.run();
+    let count = |h: &Harness<(Session, ViewRegistry)>| h.state().0.editor.observations().len();
+    let before = count(&harness);
+    harness.input_mut().focused = false;
+    let target = harness.get_by_label(s::SERIES_HINT).rect().center_bottom() + egui::vec2(40.0, 120.0);
+    harness.hover_at(target);
+    harness.step();
+    harness.drag_at(target);
+    harness.step();
+    let asked = harness.output().viewport_output.values().any(|v| v.commands.contains(&egui::ViewportCommand::Focus));
+    assert!(asked, "the press asks for the keyboard");
+    harness.drop_at(target);
+    harness.input_mut().focused = true;
+    harness.run();
+    assert_eq!(count(&harness), before + 1, "the click adds an observation");
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    harness.run();
+    assert_eq!(count(&harness), before, "Ctrl+Z undoes it");
+    harness.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
+    harness.run();
+    assert_eq!(count(&harness), before + 1, "Ctrl+Shift+Z redoes it");
+}

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use eframe::egui::{self, Pos2, Ui};
-use egui_plot::{FilledArea, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints, Points};
+use egui_plot::{FilledArea, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints, PlotTransform, Points};
 
 use super::editor::{ScenarioEditor, ValueSource};
 use super::figure::{SeriesFigure, save_series};
@@ -21,10 +21,12 @@ use crate::metrics::Mode;
 /// Pixels within which a click or drag picks an observation.
 const PICK_RADIUS: f32 = 10.0;
 
-/// State kept between frames: the observation being dragged.
+/// State kept between frames: the observation being dragged, and where each plot was drawn.
 #[derive(Default)]
 pub struct SeriesView {
     dragging: Option<usize>,
+    /// Each component plot's data-to-screen transform, by row, as of the last frame.
+    pub(super) transforms: Vec<PlotTransform>,
 }
 
 /// What a series view draws.
@@ -118,6 +120,7 @@ impl SeriesView {
         let ts: Vec<f64> = (0..length).map(|t| t as f64).collect();
         let link = egui::Id::unique("series-x-link");
         let mut message = None;
+        self.transforms.clear();
 
         for (row, (c, name)) in data.components.iter().enumerate() {
             let c = *c;
@@ -231,6 +234,7 @@ impl SeriesView {
                     );
                 }
             });
+            self.transforms.push(response.transform);
             if !tools.edit {
                 continue;
             }
@@ -248,8 +252,10 @@ impl SeriesView {
                 let v = transform.value_from_position(p);
                 ((v.x.round().max(0.0) as usize).min(length.saturating_sub(1)), v.y)
             };
+            // A drag starts once the pointer has moved a few pixels: pick what was under the press.
+            let pressed_at = ui.input(|i| i.pointer.press_origin());
             if r.drag_started_by(egui::PointerButton::Primary)
-                && let Some(i) = pointer.and_then(nearest)
+                && let Some(i) = pressed_at.or(pointer).and_then(nearest)
             {
                 self.dragging = Some(i);
                 editor.begin_drag();

@@ -7,14 +7,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use eframe::egui::{self, Align2, Color32, FontId, Sense, Stroke, Ui, Vec2};
+use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, Ui, Vec2};
 use eframe::egui_wgpu::Callback;
 
 use super::editor::ScenarioEditor;
-use super::fields::{Layers, colour_bar, layers, max_abs};
+use super::fields::{Layers, colour_bar, distinct, layers, max_abs};
 use super::figure::{FieldsFigure, save_fields};
 use super::run_state::RunState;
 use super::strings as s;
+use super::stroke::BrushStroke;
 use super::tools::EditTools;
 use super::view::{View, ViewContext, ViewId};
 use crate::export::ExportError;
@@ -31,7 +32,9 @@ const SLOT_BASE: u64 = 1 << 16;
 pub struct SnapshotsView {
     pub member: usize,
     pub first: usize,
-    stroking: bool,
+    stroke: BrushStroke,
+    /// The observations row's cells as drawn in the last frame, with their states.
+    pub(super) observed_cells: Vec<(Rect, usize)>,
 }
 
 /// The five rows over the whole trajectory (`L·H·W` each, NaN where there is nothing to show),
@@ -98,6 +101,8 @@ impl SnapshotsView {
         let data = self.rows(editor, run, tweedie);
         let dim = h * w;
         let mut message = None;
+        let mut pressed = None;
+        self.observed_cells.clear();
         egui::Grid::new("snapshots").spacing(Vec2::splat(gap)).show(ui, |ui| {
             ui.label("");
             for c in 0..columns {
@@ -147,35 +152,34 @@ impl SnapshotsView {
                         }
                         if response.drag_started() {
                             editor.begin_drag();
-                            self.stroking = true;
+                            self.stroke.begin(ui);
+                        } else if response.clicked()
+                            && let Some(pos) = response.interact_pointer_pos()
+                        {
+                            editor.begin_drag();
+                            pressed = Some(pos);
                         }
-                        // A stroke may cross into neighbouring snapshots: paint wherever the
-                        // pointer is over this one.
-                        let pointer = ui.input(|i| i.pointer.interact_pos());
-                        let over = pointer.filter(|p| rect.contains(*p));
-                        if (self.stroking && over.is_some()) || response.clicked() {
-                            if response.clicked() {
-                                editor.begin_drag();
-                            }
-                            if let Some(pos) = over.or(response.interact_pointer_pos()) {
-                                let u = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 0.999);
-                                let v = ((pos.y - rect.top()) / rect.height()).clamp(0.0, 0.999);
-                                let index = (v * h as f32) as usize * w + (u * w as f32) as usize;
-                                if let Err(e) = editor.paint(t, index, tools.brush, tools.std) {
-                                    message = Some(e.to_string());
-                                }
-                            }
-                        }
-                        if response.drag_stopped() {
-                            self.stroking = false;
-                        }
+                        self.observed_cells.push((rect, t));
                     }
                 }
                 ui.end_row();
             }
         });
-        if !ui.input(|i| i.pointer.any_down()) {
-            self.stroking = false;
+        // A stroke may cross several snapshots: each point paints the cell of the one it is over.
+        let spacing = 0.5 * cell / h.max(w) as f32;
+        let passed = if self.stroke.active() { self.stroke.advance(ui, spacing) } else { Vec::new() };
+        let cells: Vec<(usize, usize)> = pressed
+            .into_iter()
+            .chain(passed)
+            .filter_map(|pos| {
+                let (rect, t) = self.observed_cells.iter().find(|(rect, _)| rect.contains(pos))?;
+                let u = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 0.999);
+                let v = ((pos.y - rect.top()) / rect.height()).clamp(0.0, 0.999);
+                Some((*t, (v * h as f32) as usize * w + (u * w as f32) as usize))
+            })
+            .collect();
+        if let Err(e) = editor.paint_cells(&distinct(cells), tools.brush, tools.std) {
+            message = Some(e.to_string());
         }
         ui.horizontal(|ui| {
             let width = 220.0;
