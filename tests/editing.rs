@@ -160,16 +160,20 @@ fn figures_export_as_png_and_svg_and_bad_paths_fail_cleanly() {
         mean_std: Some(sdalab::gui::mean_std(&members, 3)),
         truth: Some(&truth),
         observations: &scenario.observations,
+        modes: &[],
+        mean_label: "posterior mean",
     };
+    let fig = std::slice::from_ref(&fig);
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("series.png");
-    save_series(&png, &fig).unwrap();
+    save_series(&png, fig).unwrap();
     let image = image::open(&png).unwrap();
     assert_eq!((image.width(), image.height()), (1200, 2 * 260 + 40));
     let svg = dir.path().join("series.svg");
-    save_series(&svg, &fig).unwrap();
+    save_series(&svg, fig).unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.contains("<svg") && text.contains("export test"));
+    assert!(text.contains("posterior mean") && text.contains("truth"), "the figure has a legend");
 
     let field = FieldImage {
         width: 4,
@@ -184,7 +188,7 @@ fn figures_export_as_png_and_svg_and_bad_paths_fail_cleanly() {
     save_fields(&dir.path().join("fields.png"), &fields).unwrap();
 
     let missing = dir.path().join("no/such/folder/series.png");
-    assert!(save_series(&missing, &fig).is_err());
+    assert!(save_series(&missing, fig).is_err());
     assert!(!missing.exists());
 }
 

@@ -28,6 +28,8 @@ pub struct AppOptions {
     pub run: bool,
     /// Save a screenshot of the window to this PNG once the run has finished, then exit.
     pub screenshot: Option<PathBuf>,
+    /// Write the run's reverse diffusion as an animated GIF here once it has finished, then exit.
+    pub record: Option<PathBuf>,
     /// Window size in points.
     pub size: [f32; 2],
     /// Run the GUI benchmark and write its report (markdown) here, then exit.
@@ -53,7 +55,7 @@ pub fn run_app(options: AppOptions) -> Result<(), AppError> {
         renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
-    let automated = options.screenshot.is_some() || options.bench.is_some();
+    let automated = options.screenshot.is_some() || options.bench.is_some() || options.record.is_some();
     let result = {
         let outcome = outcome.clone();
         eframe::run_native(
@@ -92,7 +94,7 @@ impl SdaApp {
         }
         cc.egui_ctx.set_visuals(egui::Visuals::dark());
         let ctx = cc.egui_ctx.clone();
-        let automation = Automation::new(options.run, options.screenshot.clone(), options.bench.clone(), outcome);
+        let automation = Automation::new(&options, outcome);
         let session = Session::new(options, move || ctx.request_repaint())?;
         Ok(Self { session, views: ViewRegistry::new(), automation, file_dialog: None })
     }
@@ -147,7 +149,7 @@ impl eframe::App for SdaApp {
         panels::files::ui(&ctx, &mut self.session, &self.views, &mut self.file_dialog);
         self.automation.record(&self.session, build.elapsed(), frame.info().cpu_usage, new_frame);
         // Automation reads what this frame shows before a settled edit replaces the job.
-        self.automation.step(&ctx, &mut self.session);
+        self.automation.step(&ctx, &mut self.session, &self.views);
         if let Some(after) = self.session.debounce() {
             ctx.request_repaint_after(after);
         }

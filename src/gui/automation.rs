@@ -1,6 +1,7 @@
-//! The automation hook: `--run` starts the lesson at once, `--screenshot FILE` saves the window
-//! once the run has finished and closes it, `--bench-gui FILE` runs the GUI benchmark
-//! ([`super::frame_bench`]) and writes its report.
+//! The automation hook: `--run` starts the lesson at once, `--record FILE.gif` writes the
+//! finished run's reverse diffusion as an animation, `--screenshot FILE` saves the window once
+//! the run has finished (each closes the window when done), `--bench-gui FILE` runs the GUI
+//! benchmark ([`super::frame_bench`]) and writes its report.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -9,10 +10,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use eframe::egui::{self, ColorImage, ViewportCommand};
 
+use super::app::AppOptions;
 use super::editor::ValueSource;
 use super::frame_bench::{FrameBench, Phase};
 use super::run_state::Status;
 use super::session::{Session, Startup};
+use super::view::ViewRegistry;
 
 /// What the automation reports to `run_app` when the window closes.
 pub type Outcome = Arc<Mutex<Option<Result<(), String>>>>;
@@ -25,6 +28,8 @@ enum Stage {
     },
     /// Frames to draw after the run finished, so the window shows the final state.
     Settling(u32),
+    /// Waiting for the loader to write the animation.
+    Recording,
     Capturing(Receiver<Arc<ColorImage>>),
     Done,
 }
@@ -32,6 +37,10 @@ enum Stage {
 pub struct Automation {
     stage: Stage,
     screenshot: Option<PathBuf>,
+    /// The animation to write, until it is asked for.
+    record: Option<PathBuf>,
+    /// An animation was asked for (the window closes when everything is done).
+    records: bool,
     bench: Option<FrameBench>,
     outcome: Outcome,
     screenshot_tx: Sender<Arc<ColorImage>>,
@@ -39,19 +48,29 @@ pub struct Automation {
 }
 
 impl Automation {
-    pub fn new(run: bool, screenshot: Option<PathBuf>, bench: Option<PathBuf>, outcome: Outcome) -> Self {
+    pub fn new(options: &AppOptions, outcome: Outcome) -> Self {
+        let (screenshot, record, bench) = (options.screenshot.clone(), options.record.clone(), options.bench.clone());
         let (screenshot_tx, screenshot_rx) = unbounded();
-        let stage = if run || screenshot.is_some() || bench.is_some() {
+        let stage = if options.run || screenshot.is_some() || bench.is_some() || record.is_some() {
             Stage::WaitingForRun { deadline: Instant::now() + Duration::from_secs(900) }
         } else {
             Stage::Off
         };
-        Self { stage, screenshot, bench: bench.map(FrameBench::new), outcome, screenshot_tx, screenshot_rx }
+        Self {
+            stage,
+            screenshot,
+            records: record.is_some(),
+            record,
+            bench: bench.map(FrameBench::new),
+            outcome,
+            screenshot_tx,
+            screenshot_rx,
+        }
     }
 
     /// Whether the window closes by itself (a screenshot or a benchmark).
     pub fn closes_window(&self) -> bool {
-        self.screenshot.is_some() || self.bench.is_some()
+        self.screenshot.is_some() || self.bench.is_some() || self.records
     }
 
     /// Records one frame's build time for the benchmark.
@@ -64,7 +83,7 @@ impl Automation {
     }
 
     /// Advances the automation by one frame.
-    pub fn step(&mut self, ctx: &egui::Context, session: &mut Session) {
+    pub fn step(&mut self, ctx: &egui::Context, session: &mut Session, views: &ViewRegistry) {
         if matches!(self.stage, Stage::Off | Stage::Done) {
             return;
         }
@@ -94,9 +113,22 @@ impl Automation {
             }
             Stage::Settling(n) => {
                 let n = *n;
-                if self.screenshot.is_none() {
-                    self.stage = Stage::Done;
-                } else if n == 0 {
+                if n > 0 {
+                    self.stage = Stage::Settling(n - 1);
+                    ctx.request_repaint();
+                } else if let Some(path) = self.record.take() {
+                    match session.export_animation(&path, views, session.view) {
+                        Ok(_) => self.stage = Stage::Recording,
+                        Err(reason) => self.finish(ctx, session, Err(reason)),
+                    }
+                    ctx.request_repaint_after(Duration::from_millis(100));
+                } else if self.screenshot.is_none() {
+                    if self.records {
+                        self.finish(ctx, session, Ok(()));
+                    } else {
+                        self.stage = Stage::Done;
+                    }
+                } else {
                     let tx = self.screenshot_tx.clone();
                     let repaint = ctx.clone();
                     ctx.request_screenshot(move |image| {
@@ -104,11 +136,16 @@ impl Automation {
                         repaint.request_repaint();
                     });
                     self.stage = Stage::Capturing(self.screenshot_rx.clone());
-                } else {
-                    self.stage = Stage::Settling(n - 1);
-                    ctx.request_repaint();
                 }
             }
+            Stage::Recording => match session.animation_written.take() {
+                Some(Ok(_)) => {
+                    self.stage = Stage::Settling(0);
+                    ctx.request_repaint();
+                }
+                Some(Err(reason)) => self.finish(ctx, session, Err(reason)),
+                None => ctx.request_repaint_after(Duration::from_millis(100)),
+            },
             Stage::Capturing(rx) => {
                 if let Ok(image) = rx.try_recv() {
                     let result = match &self.screenshot {

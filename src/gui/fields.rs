@@ -9,8 +9,9 @@ use std::sync::Arc;
 use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, Ui, Vec2};
 use eframe::egui_wgpu::Callback;
 
+use super::animation::DrawFrame;
 use super::editor::ScenarioEditor;
-use super::figure::{FieldsFigure, save_fields};
+use super::figure::{FieldsFigure, fields_image, save_fields};
 use super::run_state::RunState;
 use super::series::{SeriesData, SeriesView};
 use super::strings as s;
@@ -20,6 +21,7 @@ use super::view::{View, ViewContext, ViewId};
 use crate::export::ExportError;
 use crate::observe::ObservationOp;
 use crate::render::{Colormap, FieldCallback, FieldImage};
+use crate::scenario::Scenario;
 
 /// The panels, left to right.
 pub(super) const PANELS: [&str; 6] =
@@ -51,8 +53,7 @@ pub(super) struct Layers {
     pub member: Vec<f64>,
 }
 
-pub(super) fn layers(editor: &ScenarioEditor, run: &RunState, tweedie: bool, member: usize) -> Layers {
-    let scenario = editor.scenario();
+pub(super) fn layers(scenario: &Scenario, run: &RunState, tweedie: bool, member: usize) -> Layers {
     let n = scenario.length * scenario.state_dim();
     let nan = vec![f64::NAN; n];
     let truth = scenario.truth.clone().unwrap_or_else(|| nan.clone());
@@ -69,46 +70,46 @@ pub(super) fn layers(editor: &ScenarioEditor, run: &RunState, tweedie: bool, mem
     Layers { truth, mean, std, member }
 }
 
-impl FieldsView {
-    /// The six fields of the current state of the run, in panel order, each `length × dim`.
-    pub(super) fn images(&self, editor: &ScenarioEditor, run: &RunState, tweedie: bool) -> Vec<FieldImage> {
-        let scenario = editor.scenario();
-        let (length, dim) = (scenario.length, scenario.state_dim());
-        let Layers { truth, mean, std, member } = layers(editor, run, tweedie, self.member);
-        let mut observed = vec![f64::NAN; length * dim];
-        for o in editor.observations() {
-            match &o.op {
-                ObservationOp::Identity { index } => observed[o.t * dim + index] = o.value,
-                ObservationOp::Mean { indices } => {
-                    for i in indices {
-                        observed[o.t * dim + i] = o.value;
-                    }
+/// The six fields of the current state of `run`, in panel order, each `length × dim`, with
+/// member `member` in the member panel.
+pub(super) fn images(scenario: &Scenario, run: &RunState, tweedie: bool, member: usize) -> Vec<FieldImage> {
+    let (length, dim) = (scenario.length, scenario.state_dim());
+    let Layers { truth, mean, std, member } = layers(scenario, run, tweedie, member);
+    let mut observed = vec![f64::NAN; length * dim];
+    for o in &scenario.observations {
+        match &o.op {
+            ObservationOp::Identity { index } => observed[o.t * dim + index] = o.value,
+            ObservationOp::Mean { indices } => {
+                for i in indices {
+                    observed[o.t * dim + i] = o.value;
                 }
-                // A folded value (|x|, x²) is not a value of the field: not drawn.
-                ObservationOp::Abs { .. } | ObservationOp::Square { .. } => {}
             }
+            // A folded value (|x|, x²) is not a value of the field: not drawn.
+            ObservationOp::Abs { .. } | ObservationOp::Square { .. } => {}
         }
-        let error: Vec<f64> = mean.iter().zip(&truth).map(|(m, t)| m - t).collect();
-        let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
-        let image = |values: &[f64], lo: f64, hi: f64, colormap| FieldImage {
-            width: dim,
-            height: length,
-            values: values.iter().map(|&v| v as f32).collect(),
-            lo: lo as f32,
-            hi: hi as f32,
-            colormap,
-        };
-        let err = max_abs(&error, 0.1);
-        vec![
-            image(&truth, -range, range, Colormap::Diverging),
-            image(&observed, -range, range, Colormap::Diverging),
-            image(&mean, -range, range, Colormap::Diverging),
-            image(&std, 0.0, max_abs(&std, 0.1), Colormap::Sequential),
-            image(&member, -range, range, Colormap::Diverging),
-            image(&error, -err, err, Colormap::Diverging),
-        ]
     }
+    let error: Vec<f64> = mean.iter().zip(&truth).map(|(m, t)| m - t).collect();
+    let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
+    let image = |values: &[f64], lo: f64, hi: f64, colormap| FieldImage {
+        width: dim,
+        height: length,
+        values: values.iter().map(|&v| v as f32).collect(),
+        lo: lo as f32,
+        hi: hi as f32,
+        colormap,
+    };
+    let err = max_abs(&error, 0.1);
+    vec![
+        image(&truth, -range, range, Colormap::Diverging),
+        image(&observed, -range, range, Colormap::Diverging),
+        image(&mean, -range, range, Colormap::Diverging),
+        image(&std, 0.0, max_abs(&std, 0.1), Colormap::Sequential),
+        image(&member, -range, range, Colormap::Diverging),
+        image(&error, -err, err, Colormap::Diverging),
+    ]
+}
 
+impl FieldsView {
     /// Draws the panels. Returns a message when an edit was refused.
     pub fn ui(
         &mut self,
@@ -119,7 +120,7 @@ impl FieldsView {
         tweedie: bool,
     ) -> Option<String> {
         ui.label(s::FIELD_HINT);
-        let images = self.images(editor, run, tweedie);
+        let images = images(editor.scenario(), run, tweedie, self.member);
         let (length, dim) = (editor.scenario().length, editor.scenario().state_dim());
         let gap = 8.0;
         let width = ((ui.available_width() - gap * 5.0) / 6.0).max(60.0);
@@ -234,18 +235,31 @@ impl View for FieldsView {
             id: "series",
             link_y: false,
             y_include: None,
+            mean_label: s::MEAN,
         };
         message.or(self.station_series.ui(ui, ctx.editor, ctx.tools, &data))
     }
 
     fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
-        let panels = self
-            .images(ctx.editor, ctx.run, ctx.tweedie)
+        let panels = images(ctx.editor.scenario(), ctx.run, ctx.tweedie, self.member)
             .into_iter()
             .zip(PANELS)
             .map(|(image, name)| (name.to_string(), image))
             .collect();
         Some(save_fields(path, &FieldsFigure { title: ctx.title.to_string(), panels }))
+    }
+
+    fn animation(&self, ctx: &ViewContext) -> Option<DrawFrame> {
+        let scenario = ctx.editor.scenario().clone();
+        let (tweedie, member) = (ctx.tweedie, self.member);
+        Some(Box::new(move |run, title| {
+            let panels = images(&scenario, run, tweedie, member)
+                .into_iter()
+                .zip(PANELS)
+                .map(|(image, name)| (name.to_string(), image))
+                .collect();
+            fields_image(&FieldsFigure { title: title.to_string(), panels }, (1200, 480))
+        }))
     }
 
     fn reset(&mut self) {

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::animation::Animation;
 use super::controls::{ModelChoice, models_for};
 use super::lessons::{Lesson, load_lessons};
 use crate::dynamics::{Lorenz63, MarkovChain, simulate_trajectory};
@@ -20,6 +21,8 @@ pub enum Loaded {
     Models { system: String, models: Vec<ModelChoice> },
     /// A long free run of Lorenz-63 tracing its attractor.
     Attractor(Vec<[f64; 3]>),
+    /// An animation written: its path and picture count, or why not.
+    Animation { path: PathBuf, written: Result<usize, String> },
 }
 
 /// Loader tasks, each a closure for [`crate::worker::Loader::load`].
@@ -53,6 +56,14 @@ pub mod task {
 
     pub fn models(dir: PathBuf, system: String) -> impl FnOnce() -> Loaded + Send + 'static {
         move || Loaded::Models { models: models_for(&dir, &system), system }
+    }
+
+    pub fn animation(path: &Path, animation: Animation) -> impl FnOnce() -> Loaded + Send + 'static {
+        let path = path.to_path_buf();
+        move || {
+            let written = animation.write_gif(&path).map_err(|e| e.to_string());
+            Loaded::Animation { path, written }
+        }
     }
 
     pub fn attractor() -> impl FnOnce() -> Loaded + Send + 'static {

@@ -11,6 +11,7 @@
 //! offers is decided in one place (`system_ui`); the `--run`/`--screenshot`/`--bench-gui` hook is
 //! `automation`. All user-facing text is in [`strings`].
 
+mod animation;
 mod app;
 mod automation;
 mod compare;

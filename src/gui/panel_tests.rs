@@ -25,6 +25,7 @@ fn options(preset: &str) -> AppOptions {
         preset: Some(preset.into()),
         run: false,
         screenshot: None,
+        record: None,
         size: [1200.0, 800.0],
         bench: None,
         compare: CompareChoice::None,
@@ -225,6 +226,7 @@ fn series_ui(ui: &mut egui::Ui, e: &mut Editing<SeriesView>) {
         id: "series",
         link_y: false,
         y_include: None,
+        mean_label: super::strings::MEAN,
     };
     e.view.ui(ui, &mut e.editor, &e.tools, &data);
 }
@@ -344,4 +346,90 @@ fn ctrl_z_after_a_click_on_a_plot_undoes_it() {
     harness.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
     harness.run();
     assert_eq!(count(&harness), before + 1, "Ctrl+Shift+Z redoes it");
+}
+
+/// The reverse diffusion exported as a GIF decodes to one full-size picture per replay frame
+/// (thinned to the cap), not blank, and the first picture (noise) differs from the last
+/// (the posterior).
+#[test]
+fn the_reverse_diffusion_exports_as_a_gif() {
+    let mut session = session("linear-kalman");
+    let refused = session.export_animation(Path::new("/nonexistent/x.gif"), &ViewRegistry::new(), ViewId::Series);
+    assert!(refused.is_err(), "nothing to animate before a run");
+    session.start_run();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while session.run.finished.is_none() {
+        assert!(Instant::now() < deadline, "the run did not finish: {:?}", session.run.status);
+        session.poll(&mut |_| {});
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let history = session.run.finished.as_ref().map_or(0, |f| f.history.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("diffusion.gif");
+    session.export_animation(&path, &ViewRegistry::new(), ViewId::Series).unwrap();
+    while session.animation_written.is_none() {
+        assert!(Instant::now() < deadline, "the animation was not written");
+        session.poll(&mut |_| {});
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(matches!(session.animation_written, Some(Ok(_))), "{:?}", session.animation_written);
+
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(std::fs::File::open(&path).unwrap()).unwrap();
+    let (width, height) = (decoder.width(), decoder.height());
+    assert!(width >= 600 && height >= 200, "{width}×{height}");
+    let mut pictures: Vec<Vec<u8>> = Vec::new();
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        assert_eq!((frame.width, frame.height), (width, height), "every picture is whole");
+        pictures.push(frame.buffer.to_vec());
+    }
+    assert_eq!(pictures.len(), super::animation::positions(history).len());
+    assert!(pictures.len() >= 2, "{history} replay frames");
+    for (k, p) in pictures.iter().enumerate() {
+        let colours: std::collections::HashSet<&[u8]> = p.chunks_exact(4).collect();
+        assert!(colours.len() >= 8, "picture {k} is blank ({} colours)", colours.len());
+    }
+    let changed = pictures[0].iter().zip(pictures.last().unwrap()).filter(|(a, b)| a != b).count();
+    assert!(changed > pictures[0].len() / 100, "the animation does not move ({changed} bytes differ)");
+}
+
+/// Runs the session's job (and its comparison, if any) to the end.
+fn finish_run(session: &mut Session) {
+    session.start_run();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while session.run.finished.is_none() || (session.comparing() && session.run.comparison.is_none()) {
+        assert!(Instant::now() < deadline, "the run did not finish: {:?}", session.run.status);
+        session.poll(&mut |_| {});
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    session.refresh_comparison();
+}
+
+/// The exported figure of a comparison holds both sides, SDA's and the classical method's.
+#[test]
+fn an_exported_comparison_holds_both_sides() {
+    let mut session = session("lorenz63-z-only");
+    session.compare.choice = CompareChoice::EnsembleSmoother;
+    finish_run(&mut session);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("compare.png");
+    let views = ViewRegistry::new();
+    let title = session.title();
+    let exported = views.get(ViewId::Series).unwrap().export(&path, &session.view_context(&title, true));
+    exported.unwrap().unwrap();
+    let (width, height) = image::image_dimensions(&path).unwrap();
+    assert_eq!(width, 2 * 1200, "two columns");
+    let picture = image::open(&path).unwrap().to_rgb8();
+    // Each half has drawn content (the ensemble bands), not just a white page.
+    for half in 0..2 {
+        let inked = (0..height)
+            .flat_map(|y| (half * 1200..(half + 1) * 1200).map(move |x| (x, y)))
+            .filter(|&(x, y)| picture.get_pixel(x, y).0 != [255, 255, 255])
+            .count();
+        assert!(inked > (1200 * height / 20) as usize, "side {half} is nearly empty ({inked} pixels)");
+    }
+    if let Ok(dir) = std::env::var("SDALAB_KEEP_FIGURES") {
+        std::fs::copy(&path, Path::new(&dir).join("compare-export.png")).unwrap();
+    }
 }

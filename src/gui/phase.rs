@@ -115,7 +115,7 @@ impl View for PhaseView {
             if let Some(beside) = &ctx.beside
                 && let Some(run) = beside.run
             {
-                let compare_modes = beside.report.map(|c| c.modes.clone()).unwrap_or_default();
+                let compare_modes = run.finished.as_ref().map(|f| f.modes.clone()).unwrap_or_default();
                 self.ui(right, run, truth.as_deref(), false, &compare_modes);
             }
             None

@@ -26,6 +26,7 @@ pub struct Shown<'a> {
 }
 
 /// The job the app follows and everything it has reported.
+#[derive(Clone)]
 pub struct RunState {
     pub job: Option<JobId>,
     pub status: Status,

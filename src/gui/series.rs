@@ -7,14 +7,15 @@ use std::path::Path;
 use eframe::egui::{self, Pos2, Ui};
 use egui_plot::{FilledArea, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints, PlotTransform, Points};
 
+use super::animation::DrawFrame;
 use super::editor::{ScenarioEditor, ValueSource};
-use super::figure::{SeriesFigure, save_series};
+use super::figure::{SeriesFigure, save_series, series_image};
 use super::palette;
 use super::run_state::RunState;
 use super::side_by_side;
 use super::strings as s;
 use super::tools::{EditTools, drawn_at, error_bar, folds_sign, value_at};
-use super::view::{View, ViewContext, ViewId};
+use super::view::{Beside, View, ViewContext, ViewId};
 use crate::export::ExportError;
 use crate::metrics::Mode;
 
@@ -43,6 +44,8 @@ pub struct SeriesData<'a> {
     /// other series view that sets this (side-by-side comparison); otherwise only the x axes of
     /// the stacked plots are linked.
     pub link_y: bool,
+    /// What the mean line is called (posterior or prior mean).
+    pub mean_label: &'static str,
     /// Values each component's plot must include, per row of `components`, so that side-by-side
     /// views open on the same y range.
     pub y_include: Option<Vec<(f64, f64)>>,
@@ -173,7 +176,7 @@ impl SeriesView {
                     let hi: Vec<f64> = (0..length).map(|t| mean[t * dim + c] + 2.0 * std[t * dim + c]).collect();
                     plot_ui
                         .add(FilledArea::new(s::BAND, &ts, &lo, &hi).fill_color(palette::faded(palette::MEAN, 0.15)));
-                    plot_ui.line(Line::new(s::MEAN, series(mean)).color(palette::MEAN).width(2.0));
+                    plot_ui.line(Line::new(data.mean_label, series(mean)).color(palette::MEAN).width(2.0));
                 }
                 if data.modes.len() > 1 && data.run.at_end() {
                     for (m, mode) in data.modes.iter().enumerate() {
@@ -295,6 +298,30 @@ impl SeriesView {
     }
 }
 
+/// The figure of `run` in the scenario of `ctx`.
+fn figure<'a>(
+    ctx: &'a ViewContext,
+    title: String,
+    run: &'a RunState,
+    tweedie: bool,
+    modes: &'a [Mode],
+    mean_label: &'a str,
+) -> SeriesFigure<'a> {
+    let scenario = ctx.editor.scenario();
+    SeriesFigure {
+        title,
+        components: ctx.components(),
+        length: scenario.length,
+        dim: scenario.state_dim(),
+        members: run.shown(tweedie),
+        mean_std: run.statistics_source(tweedie).map(|e| e.mean_std()),
+        truth: scenario.truth.as_deref(),
+        observations: &scenario.observations,
+        modes: if run.at_end() { modes } else { &[] },
+        mean_label,
+    }
+}
+
 impl View for SeriesView {
     fn id(&self) -> ViewId {
         ViewId::Series
@@ -317,6 +344,7 @@ impl View for SeriesView {
                 id: "series",
                 link_y: false,
                 y_include: None,
+                mean_label: ctx.mean_label,
             };
             return self.ui(ui, ctx.editor, ctx.tools, &data);
         }
@@ -336,10 +364,11 @@ impl View for SeriesView {
                 id: "series",
                 link_y: true,
                 y_include: y_include.clone(),
+                mean_label: ctx.mean_label,
             };
             let mut message = self.ui(left, ctx.editor, ctx.tools, &data);
             if let Some(run) = other {
-                let compare_modes = ctx.beside.as_ref().and_then(|b| b.report).map(|c| c.modes.clone());
+                let compare_modes = run.finished.as_ref().map(|f| f.modes.clone());
                 let data = SeriesData {
                     run,
                     tweedie: false,
@@ -348,6 +377,7 @@ impl View for SeriesView {
                     id: "compare",
                     link_y: true,
                     y_include,
+                    mean_label: s::MEAN,
                 };
                 message = message.or(self.ui(right, ctx.editor, ctx.tools, &data));
             }
@@ -355,19 +385,37 @@ impl View for SeriesView {
         })
     }
 
+    /// The figure of the view as on screen: SDA, and the comparison beside it when one is shown.
     fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
-        let scenario = ctx.editor.scenario();
-        let fig = SeriesFigure {
-            title: ctx.title.to_string(),
-            components: ctx.components(),
-            length: scenario.length,
-            dim: scenario.state_dim(),
-            members: ctx.run.shown(ctx.tweedie),
-            mean_std: ctx.run.statistics_source(ctx.tweedie).map(|e| e.mean_std()),
-            truth: scenario.truth.as_deref(),
-            observations: &scenario.observations,
-        };
-        Some(save_series(path, &fig))
+        let sda_modes = ctx.modes();
+        let mut figs = vec![figure(ctx, ctx.title.to_string(), ctx.run, ctx.tweedie, &sda_modes, ctx.mean_label)];
+        if let Some(Beside { report: Some(report), run: Some(run) }) = &ctx.beside {
+            let modes = run.finished.as_ref().map(|f| f.modes.as_slice()).unwrap_or_default();
+            figs.push(figure(ctx, report.label.clone(), run, false, modes, s::MEAN));
+        }
+        Some(save_series(path, &figs))
+    }
+
+    fn animation(&self, ctx: &ViewContext) -> Option<DrawFrame> {
+        let scenario = ctx.editor.scenario().clone();
+        let components = ctx.components();
+        let (tweedie, mean_label) = (ctx.tweedie, ctx.mean_label);
+        let modes = ctx.modes();
+        Some(Box::new(move |run, title| {
+            let fig = SeriesFigure {
+                title: title.to_string(),
+                components: components.clone(),
+                length: scenario.length,
+                dim: scenario.state_dim(),
+                members: run.shown(tweedie),
+                mean_std: run.statistics_source(tweedie).map(|e| e.mean_std()),
+                truth: scenario.truth.as_deref(),
+                observations: &scenario.observations,
+                modes: if run.at_end() { &modes } else { &[] },
+                mean_label,
+            };
+            series_image(&fig, 900)
+        }))
     }
 
     fn reset(&mut self) {

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::animation::Animation;
 use super::app::AppOptions;
 use super::compare::{CompareChoice, CompareControls};
 use super::controls::{ModelChoice, SamplerControls};
@@ -13,13 +14,14 @@ use super::editor::ScenarioEditor;
 use super::lessons::Lesson;
 use super::loading::{Loaded, task};
 use super::run_state::{RunState, Status};
+use super::strings as s;
 use super::system_ui::SystemUi;
 use super::tools::EditTools;
-use super::view::{Beside, ViewContext, ViewId};
+use super::view::{Beside, ViewContext, ViewId, ViewRegistry};
 use crate::dynamics::{Lorenz63, System};
 use crate::observe::Pattern;
 use crate::pipeline::PriorSpec;
-use crate::scenario::Scenario;
+use crate::scenario::{GuidanceRule, Scenario};
 use crate::score::default_checkpoint_name;
 use crate::worker::{Job, Loader, Waker, Worker};
 
@@ -55,6 +57,8 @@ pub struct Session {
     pub compare: CompareControls,
     /// The comparison's ensemble in a run state the views can draw, built once per comparison.
     pub compare_run: Option<RunState>,
+    /// Whether `compare_run`'s mode colours were matched to SDA's finished modes.
+    compare_matched: bool,
     pub view: ViewId,
     pub system_ui: SystemUi,
     pub tweedie: bool,
@@ -68,6 +72,8 @@ pub struct Session {
     settings_changed_at: Instant,
     /// The system changed since the views last heard of it.
     system_changed: bool,
+    /// How the last animation asked for ended (for the automation), until taken.
+    pub animation_written: Option<Result<String, String>>,
     /// A status message; cleared by the next action that succeeds.
     pub message: String,
     /// The input revision the message was set at: an edit or a setting changed since then means
@@ -109,6 +115,7 @@ impl Session {
             run: RunState::default(),
             compare,
             compare_run: None,
+            compare_matched: false,
             view: system_ui.views[0],
             system_ui,
             tweedie: false,
@@ -118,6 +125,7 @@ impl Session {
             settings_revision: 0,
             settings_changed_at: Instant::now(),
             system_changed: true,
+            animation_written: None,
             message: "loading the lessons…".into(),
             message_revision: (0, 0),
         })
@@ -181,6 +189,14 @@ impl Session {
                 }
             }
             Loaded::Attractor(_) => {}
+            Loaded::Animation { path, written } => {
+                let outcome = match written {
+                    Ok(frames) => Ok(format!("wrote {} ({frames} pictures)", path.display())),
+                    Err(e) => Err(format!("cannot write the animation: {e}")),
+                };
+                self.animation_written = Some(outcome.clone());
+                self.report(outcome);
+            }
         }
     }
 
@@ -404,6 +420,24 @@ impl Session {
         self.report(result.map(|()| String::new()));
     }
 
+    /// Writes the finished run's replay, as the view `id` draws it (or the system's main view
+    /// for one with no figure), to the GIF at `path` on the loader thread; the status line
+    /// says when it is written.
+    pub fn export_animation(&mut self, path: &Path, views: &ViewRegistry, id: ViewId) -> Result<String, String> {
+        if self.run.finished.is_none() {
+            return Err("no finished run to animate yet: wait for the run to end".into());
+        }
+        let title = self.title();
+        let draw = {
+            let ctx = self.view_context(&title, false);
+            let from = |id| views.get(id).and_then(|v| v.animation(&ctx));
+            from(id).or_else(|| from(ctx.system.views[0])).ok_or("this view cannot be animated")?
+        };
+        let animation = Animation { run: self.run.clone(), title: title.clone(), draw };
+        self.loader.load(task::animation(path, animation));
+        Ok(format!("writing {}…", path.display()))
+    }
+
     /// Shows the outcome of an action: an error stays until the next action succeeds.
     pub fn report(&mut self, outcome: Result<String, String>) {
         match outcome {
@@ -415,13 +449,17 @@ impl Session {
     /// The comparison's run state, rebuilt when a new comparison arrives.
     pub fn refresh_comparison(&mut self) {
         let comparison = self.run.comparison.clone();
+        // Rebuilt also once SDA has finished, to colour its modes as SDA's.
+        let sda_done = self.run.finished.is_some();
         let stale = match (&comparison, &self.compare_run) {
-            (Some(c), Some(r)) => r.job != Some(c.job),
+            (Some(c), Some(r)) => r.job != Some(c.job) || sda_done != self.compare_matched,
             (Some(_), None) => true,
             (None, _) => false,
         };
         if stale {
-            self.compare_run = comparison.as_deref().map(super::compare::comparison_run);
+            let sda_modes = self.run.finished.as_ref().map(|f| f.modes.clone()).unwrap_or_default();
+            self.compare_matched = sda_done;
+            self.compare_run = comparison.as_deref().map(|c| super::compare::comparison_run(c, &sda_modes));
         } else if comparison.is_none() {
             self.compare_run = None;
         }
@@ -444,6 +482,7 @@ impl Session {
             system: &self.system_ui,
             beside,
             title,
+            mean_label: if self.controls.guidance == GuidanceRule::None { s::PRIOR_MEAN } else { s::MEAN },
         }
     }
 

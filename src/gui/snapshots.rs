@@ -10,9 +10,10 @@ use std::sync::Arc;
 use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, Ui, Vec2};
 use eframe::egui_wgpu::Callback;
 
+use super::animation::DrawFrame;
 use super::editor::ScenarioEditor;
 use super::fields::{Layers, colour_bar, distinct, layers, max_abs};
-use super::figure::{FieldsFigure, save_fields};
+use super::figure::{FieldGridFigure, grid_image, save_grid};
 use super::run_state::RunState;
 use super::strings as s;
 use super::stroke::BrushStroke;
@@ -20,6 +21,7 @@ use super::tools::EditTools;
 use super::view::{View, ViewContext, ViewId};
 use crate::export::ExportError;
 use crate::render::{Colormap, FieldCallback, FieldImage};
+use crate::scenario::Scenario;
 
 /// The rows, top to bottom.
 pub(super) const ROWS: [&str; 5] = ["truth", "observations", "posterior mean", "spread (std)", "member"];
@@ -32,6 +34,8 @@ const SLOT_BASE: u64 = 1 << 16;
 pub struct SnapshotsView {
     pub member: usize,
     pub first: usize,
+    /// States shown side by side in the last frame.
+    columns: usize,
     stroke: BrushStroke,
     /// The observations row's cells as drawn in the last frame, with their states.
     pub(super) observed_cells: Vec<(Rect, usize)>,
@@ -45,20 +49,70 @@ pub(super) struct SnapshotRows {
     pub spread: f64,
 }
 
-impl SnapshotsView {
-    pub(super) fn rows(&self, editor: &ScenarioEditor, run: &RunState, tweedie: bool) -> SnapshotRows {
-        let scenario = editor.scenario();
-        let (length, dim) = (scenario.length, scenario.state_dim());
-        let Layers { truth, mean, std, member } = layers(editor, run, tweedie, self.member);
-        let mut observed = vec![f64::NAN; length * dim];
-        for o in editor.observations() {
-            for i in o.op.indices() {
-                observed[o.t * dim + i] = o.value;
-            }
+/// The grid's rows for `run`, with member `member` in the member row.
+pub(super) fn rows(scenario: &Scenario, run: &RunState, tweedie: bool, member: usize) -> SnapshotRows {
+    let (length, dim) = (scenario.length, scenario.state_dim());
+    let Layers { truth, mean, std, member } = layers(scenario, run, tweedie, member);
+    let mut observed = vec![f64::NAN; length * dim];
+    for o in &scenario.observations {
+        for i in o.op.indices() {
+            observed[o.t * dim + i] = o.value;
         }
-        let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
-        let spread = max_abs(&std, 0.1);
-        SnapshotRows { rows: [truth, observed, mean, std, member], range, spread }
+    }
+    let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
+    let spread = max_abs(&std, 0.1);
+    SnapshotRows { rows: [truth, observed, mean, std, member], range, spread }
+}
+
+/// Most states in an exported grid.
+const EXPORTED_STATES: usize = 8;
+
+/// The grid's rows at `states`, as a figure; `None` unless the states are 2-D fields.
+fn grid(
+    scenario: &Scenario,
+    run: &RunState,
+    tweedie: bool,
+    member: usize,
+    states: &[usize],
+    title: &str,
+) -> Option<FieldGridFigure> {
+    let [h, w] = scenario.system.chain().state_shape()[..] else { return None };
+    let dim = h * w;
+    let data = rows(scenario, run, tweedie, member);
+    let rows = data
+        .rows
+        .iter()
+        .zip(ROWS)
+        .enumerate()
+        .map(|(r, (values, name))| {
+            let (lo, hi, colormap) = if r == 3 {
+                (0.0, data.spread, Colormap::Sequential)
+            } else {
+                (-data.range, data.range, Colormap::Diverging)
+            };
+            let images = states
+                .iter()
+                .filter_map(|&t| values.get(t * dim..(t + 1) * dim))
+                .map(|v| FieldImage {
+                    width: w,
+                    height: h,
+                    values: v.iter().map(|&x| x as f32).collect(),
+                    lo: lo as f32,
+                    hi: hi as f32,
+                    colormap,
+                })
+                .collect();
+            (name.to_string(), images)
+        })
+        .collect();
+    let columns = states.iter().map(|t| format!("state {t}")).collect();
+    Some(FieldGridFigure { title: title.to_string(), columns, rows })
+}
+
+impl SnapshotsView {
+    /// The states of the exported grid: those on screen, at most [`EXPORTED_STATES`].
+    fn states_shown(&self) -> Vec<usize> {
+        (self.first..self.first + self.columns.clamp(1, EXPORTED_STATES)).collect()
     }
 
     /// Draws the grid. Returns a message when an edit was refused.
@@ -90,6 +144,7 @@ impl SnapshotsView {
         let cell_by_height = ((ui.available_height() - bars - 20.0) / ROWS.len() as f32 - gap).clamp(24.0, 220.0);
         let fit = ((ui.available_width() - label_width) / (cell_by_height + gap)).floor().max(1.0) as usize;
         let columns = fit.min(length);
+        self.columns = columns;
         if columns < length {
             self.first = self.first.min(length - columns);
             ui.add(egui::Slider::new(&mut self.first, 0..=length - columns).text(s::FIRST_STATE))
@@ -98,7 +153,7 @@ impl SnapshotsView {
             self.first = 0;
         }
         let cell = cell_by_height.min((ui.available_width() - label_width) / columns as f32 - gap);
-        let data = self.rows(editor, run, tweedie);
+        let data = rows(editor.scenario(), run, tweedie, self.member);
         let dim = h * w;
         let mut message = None;
         let mut pressed = None;
@@ -205,38 +260,20 @@ impl View for SnapshotsView {
         self.ui(ui, ctx.editor, ctx.tools, ctx.run, ctx.tweedie)
     }
 
-    /// Each row of the grid as one panel, the states stacked downwards.
+    /// The grid as on screen (at most eight states from the first shown).
     fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
-        let scenario = ctx.editor.scenario();
-        let shape = scenario.system.chain().state_shape();
-        let (height, width) = match shape[..] {
-            [h, w] => (h, w),
-            _ => return None,
-        };
-        let data = self.rows(ctx.editor, ctx.run, ctx.tweedie);
-        let panels = data
-            .rows
-            .iter()
-            .zip(ROWS)
-            .enumerate()
-            .map(|(r, (values, row))| {
-                let (lo, hi, colormap) = if r == 3 {
-                    (0.0, data.spread, Colormap::Sequential)
-                } else {
-                    (-data.range, data.range, Colormap::Diverging)
-                };
-                let image = FieldImage {
-                    width,
-                    height: height * scenario.length,
-                    values: values.iter().map(|&v| v as f32).collect(),
-                    lo: lo as f32,
-                    hi: hi as f32,
-                    colormap,
-                };
-                (row.to_string(), image)
-            })
-            .collect();
-        Some(save_fields(path, &FieldsFigure { title: ctx.title.to_string(), panels }))
+        let fig = grid(ctx.editor.scenario(), ctx.run, ctx.tweedie, self.member, &self.states_shown(), ctx.title)?;
+        Some(save_grid(path, &fig))
+    }
+
+    fn animation(&self, ctx: &ViewContext) -> Option<DrawFrame> {
+        let scenario = ctx.editor.scenario().clone();
+        let (tweedie, member, states) = (ctx.tweedie, self.member, self.states_shown());
+        grid(&scenario, ctx.run, tweedie, member, &states, ctx.title)?;
+        Some(Box::new(move |run, title| {
+            let fig = grid(&scenario, run, tweedie, member, &states, title).ok_or("not a 2-D field")?;
+            grid_image(&fig, 900)
+        }))
     }
 
     fn reset(&mut self) {

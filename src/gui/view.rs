@@ -6,6 +6,7 @@ use std::path::Path;
 
 use eframe::egui::Ui;
 
+use super::animation::DrawFrame;
 use super::editor::ScenarioEditor;
 use super::loading::Loaded;
 use super::run_state::RunState;
@@ -50,6 +51,8 @@ pub struct ViewContext<'a> {
     pub beside: Option<Beside<'a>>,
     /// The title of figures.
     pub title: &'a str,
+    /// What the ensemble's mean is called: the posterior's, or the prior's when unguided.
+    pub mean_label: &'static str,
 }
 
 impl ViewContext<'_> {
@@ -77,6 +80,12 @@ pub trait View {
     /// Saves what the view shows as a figure (PNG or SVG by the extension); `None` for a view
     /// with no figure of its own.
     fn export(&self, _path: &Path, _ctx: &ViewContext) -> Option<Result<(), ExportError>> {
+        None
+    }
+
+    /// How the view's figure draws any replay frame of the finished run, for an animation;
+    /// `None` for a view with no figure of its own.
+    fn animation(&self, _ctx: &ViewContext) -> Option<DrawFrame> {
         None
     }
 

@@ -19,6 +19,10 @@ pub struct AppArgs {
     /// After the run, save a PNG of the whole window here and exit (0 on success).
     #[arg(long, requires = "run")]
     pub screenshot: Option<PathBuf>,
+    /// After the run, write its reverse diffusion as an animated GIF of the lesson's view here
+    /// (before the screenshot, if both are asked for) and exit (0 on success).
+    #[arg(long, requires = "run")]
+    pub record: Option<PathBuf>,
     /// Folder of checkpoint folders (default: the bundled ones).
     #[arg(long)]
     pub checkpoints: Option<PathBuf>,
@@ -61,6 +65,7 @@ pub fn run(args: &AppArgs) -> anyhow::Result<()> {
         preset: args.preset.clone(),
         run: args.run,
         screenshot: args.screenshot.clone(),
+        record: args.record.clone(),
         size: args.size,
         bench: args.bench_gui.clone(),
         compare: match args.compare {

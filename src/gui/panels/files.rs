@@ -17,6 +17,7 @@ pub enum FileAction {
     Save,
     ExportFigure,
     ExportNpy,
+    ExportGif,
 }
 
 /// A pending file dialog: the action and the path typed so far.
@@ -61,6 +62,7 @@ fn run(action: FileAction, path: &Path, session: &mut Session, views: &ViewRegis
             write_npy_f32(path, &shape, f.ensemble.values()).map_err(|e| e.to_string())?;
             Ok(format!("wrote {} {shape:?}", path.display()))
         }
+        FileAction::ExportGif => session.export_animation(path, views, session.view),
         FileAction::ExportFigure => {
             // The system's main view draws the figure, whichever view is on screen.
             let id = session.system_ui.views[0];

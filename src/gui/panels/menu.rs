@@ -15,8 +15,12 @@ pub fn ui(ui: &mut egui::Ui, session: &mut Session, dialog: &mut Option<FileDial
                 (s::EXPORT_PNG, FileAction::ExportFigure, "sdalab-view.png"),
                 (s::EXPORT_SVG, FileAction::ExportFigure, "sdalab-view.svg"),
                 (s::EXPORT_NPY, FileAction::ExportNpy, "sdalab-ensemble.npy"),
+                (s::EXPORT_GIF, FileAction::ExportGif, "sdalab-diffusion.gif"),
             ] {
-                if ui.button(label).clicked() {
+                let button = ui.button(label);
+                let button =
+                    if action == FileAction::ExportGif { button.on_hover_text(s::EXPORT_GIF_TIP) } else { button };
+                if button.clicked() {
                     *dialog = Some(FileDialog { action, path: default.to_string() });
                     ui.close();
                 }
