@@ -22,6 +22,8 @@ pub struct ModelChoice {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplerControls {
     pub model: Option<PathBuf>,
+    /// A model named by an opened scenario, chosen once the checkpoints on offer are known.
+    pub wanted_model: Option<String>,
     pub samples: usize,
     pub steps: usize,
     pub corrections: usize,
@@ -39,6 +41,7 @@ impl Default for SamplerControls {
         let d = Defaults::INTERACTIVE;
         Self {
             model: None,
+            wanted_model: None,
             samples: d.samples,
             steps: d.steps,
             corrections: d.corrections,
@@ -98,6 +101,9 @@ impl SamplerControls {
         if let Some(v) = settings.mmps_iterations {
             self.mmps_iterations = clamp(v.clamp(1, MAX_MMPS_ITERATIONS));
         }
+        if let Some(name) = &settings.model {
+            self.wanted_model = Some(name.clone());
+        }
     }
 
     /// The settings to store with a saved scenario.
@@ -112,6 +118,7 @@ impl SamplerControls {
             guidance: Some(self.guidance),
             zeta: Some(self.zeta),
             mmps_iterations: Some(self.mmps_iterations as u64),
+            model: self.model.as_ref().and_then(|m| m.file_name()).map(|n| n.to_string_lossy().into_owned()),
         }
     }
 

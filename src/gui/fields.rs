@@ -32,11 +32,21 @@ pub(super) const PANELS: [&str; 6] =
 pub struct FieldsView {
     pub station: Option<usize>,
     pub member: usize,
+    /// The colour range follows the ensemble (otherwise the truth and observations fix it).
+    pub auto_range: bool,
     stroke: BrushStroke,
     /// Where each panel was drawn in the last frame.
     pub(super) panel_rects: Vec<Rect>,
     /// The selected station's time series, below the panels.
     station_series: SeriesView,
+}
+
+/// The symmetric colour range of the field panels: fixed by the truth and the observations
+/// (so their colours do not change during a run), or with `auto` also covering the posterior
+/// mean; the mean's own range when there is neither truth nor observation.
+pub(super) fn colour_range(truth: &[f64], observed: &[f64], mean: &[f64], auto: bool) -> f64 {
+    let fixed = max_abs(truth, 0.0).max(max_abs(observed, 0.0));
+    if auto || fixed == 0.0 { fixed.max(max_abs(mean, 1.0)) } else { fixed }
 }
 
 /// Largest finite |v|, at least `floor`.
@@ -72,7 +82,7 @@ pub(super) fn layers(scenario: &Scenario, run: &RunState, tweedie: bool, member:
 
 /// The six fields of the current state of `run`, in panel order, each `length × dim`, with
 /// member `member` in the member panel.
-pub(super) fn images(scenario: &Scenario, run: &RunState, tweedie: bool, member: usize) -> Vec<FieldImage> {
+pub(super) fn images(scenario: &Scenario, run: &RunState, tweedie: bool, member: usize, auto: bool) -> Vec<FieldImage> {
     let (length, dim) = (scenario.length, scenario.state_dim());
     let Layers { truth, mean, std, member } = layers(scenario, run, tweedie, member);
     let mut observed = vec![f64::NAN; length * dim];
@@ -89,7 +99,7 @@ pub(super) fn images(scenario: &Scenario, run: &RunState, tweedie: bool, member:
         }
     }
     let error: Vec<f64> = mean.iter().zip(&truth).map(|(m, t)| m - t).collect();
-    let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
+    let range = colour_range(&truth, &observed, &mean, auto);
     let image = |values: &[f64], lo: f64, hi: f64, colormap| FieldImage {
         width: dim,
         height: length,
@@ -119,22 +129,35 @@ impl FieldsView {
         run: &RunState,
         tweedie: bool,
     ) -> Option<String> {
-        ui.label(s::FIELD_HINT);
-        let images = images(editor.scenario(), run, tweedie, self.member);
+        ui.horizontal(|ui| {
+            ui.label(s::FIELD_HINT);
+            ui.checkbox(&mut self.auto_range, s::AUTO_RANGE).on_hover_text(s::AUTO_RANGE_TIP);
+        });
+        let images = images(editor.scenario(), run, tweedie, self.member, self.auto_range);
         let (length, dim) = (editor.scenario().length, editor.scenario().state_dim());
         let gap = 8.0;
-        let width = ((ui.available_width() - gap * 5.0) / 6.0).max(60.0);
+        // The state axis sits left of the first panel.
+        let axis = 30.0;
+        let width = ((ui.available_width() - axis - gap * 6.0) / 6.0).max(60.0);
         let height = (ui.available_height() * 0.55).clamp(120.0, 900.0);
         let mut message = None;
         self.panel_rects.clear();
         ui.horizontal_top(|ui| {
             ui.spacing_mut().item_spacing.x = gap;
+            ui.add_space(axis);
             for (k, image) in images.into_iter().enumerate() {
                 ui.vertical(|ui| {
                     ui.label(egui::RichText::new(PANELS[k]).strong());
                     let sense = if k == 1 && tools.edit { Sense::click_and_drag() } else { Sense::click() };
                     let (rect, response) = ui.allocate_exact_size(Vec2::new(width, height), sense);
                     self.panel_rects.push(rect);
+                    ticks(ui, rect, dim, Side::Below);
+                    if k == 0 {
+                        ticks(ui, rect, length, Side::Left);
+                        let name = egui::pos2(rect.left() - 3.0, rect.top() - 2.0);
+                        let colour = ui.visuals().weak_text_color();
+                        ui.painter().text(name, Align2::RIGHT_BOTTOM, "state", FontId::proportional(10.0), colour);
+                    }
                     let (lo, hi, colormap) = (image.lo, image.hi, image.colormap);
                     ui.painter().add(Callback::new_paint_callback(
                         rect,
@@ -181,6 +204,42 @@ impl FieldsView {
             }
         });
         message
+    }
+}
+
+/// Where a field panel's tick labels go: the station axis below, the state axis to the left.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Side {
+    Below,
+    Left,
+}
+
+/// A round step giving about four ticks over `n` cells (1, 2, 5, 10, 20, …).
+pub(super) fn tick_step(n: usize) -> usize {
+    let rough = (n as f64 / 4.0).max(1.0);
+    let decade = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * decade).find(|s| *s >= rough).unwrap_or(decade * 10.0);
+    step as usize
+}
+
+/// Tick labels at cell centres along one side of `rect`, which shows `n` cells that way: below
+/// it in a strip it allocates, or to its left in the space the caller left free.
+pub(super) fn ticks(ui: &mut Ui, rect: Rect, n: usize, side: Side) {
+    let font = FontId::proportional(10.0);
+    let colour = ui.visuals().weak_text_color();
+    let strip = if side == Side::Below {
+        ui.allocate_exact_size(Vec2::new(rect.width(), 12.0), Sense::hover()).0
+    } else {
+        rect
+    };
+    let painter = ui.painter();
+    for i in (0..n).step_by(tick_step(n).max(1)) {
+        let f = (i as f32 + 0.5) / n as f32;
+        let (pos, align) = match side {
+            Side::Below => (egui::pos2(rect.left() + f * rect.width(), strip.top()), Align2::CENTER_TOP),
+            Side::Left => (egui::pos2(rect.left() - 3.0, rect.top() + f * rect.height()), Align2::RIGHT_CENTER),
+        };
+        painter.text(pos, align, i.to_string(), font.clone(), colour);
     }
 }
 
@@ -241,7 +300,7 @@ impl View for FieldsView {
     }
 
     fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
-        let panels = images(ctx.editor.scenario(), ctx.run, ctx.tweedie, self.member)
+        let panels = images(ctx.editor.scenario(), ctx.run, ctx.tweedie, self.member, self.auto_range)
             .into_iter()
             .zip(PANELS)
             .map(|(image, name)| (name.to_string(), image))
@@ -251,9 +310,9 @@ impl View for FieldsView {
 
     fn animation(&self, ctx: &ViewContext) -> Option<DrawFrame> {
         let scenario = ctx.editor.scenario().clone();
-        let (tweedie, member) = (ctx.tweedie, self.member);
+        let (tweedie, member, auto) = (ctx.tweedie, self.member, self.auto_range);
         Some(Box::new(move |run, title| {
-            let panels = images(&scenario, run, tweedie, member)
+            let panels = images(&scenario, run, tweedie, member, auto)
                 .into_iter()
                 .zip(PANELS)
                 .map(|(image, name)| (name.to_string(), image))
@@ -264,5 +323,24 @@ impl View for FieldsView {
 
     fn reset(&mut self) {
         *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_steps_are_round_and_give_a_few_ticks() {
+        assert_eq!([tick_step(3), tick_step(8), tick_step(40), tick_step(65), tick_step(257)], [1, 2, 10, 20, 100]);
+    }
+
+    /// The truth and observations fix the colour range; the mean moves it only when asked to.
+    #[test]
+    fn the_colour_range_is_fixed_by_the_truth_unless_automatic() {
+        let (truth, observed, mean) = ([1.0, -3.0], [f64::NAN, 2.5], [9.0, f64::NAN]);
+        assert_eq!(colour_range(&truth, &observed, &mean, false), 3.0);
+        assert_eq!(colour_range(&truth, &observed, &mean, true), 9.0);
+        assert_eq!(colour_range(&[f64::NAN; 2], &[f64::NAN; 2], &mean, false), 9.0, "nothing fixes it");
     }
 }

@@ -184,7 +184,16 @@ where
             .x_label_area_size(24)
             .y_label_area_size(32)
             .build_cartesian_2d(0f64..image.width as f64, image.height as f64..0f64)?;
-        chart.configure_mesh().disable_mesh().x_desc("station").y_desc("state").draw()?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("station")
+            .y_desc("state")
+            .x_labels(5)
+            .y_labels(6)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()?;
         chart.draw_series((0..image.height).flat_map(|r| (0..image.width).map(move |c| (r, c))).map(|(r, c)| {
             let [red, green, blue, _] = image.colormap.rgba8(image.values[r * image.width + c], image.lo, image.hi);
             Rectangle::new(

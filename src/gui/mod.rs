@@ -19,6 +19,7 @@ mod controls;
 mod diagnostics;
 mod draft;
 mod editor;
+mod estimate;
 mod fields;
 mod figure;
 mod frame_bench;

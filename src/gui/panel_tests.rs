@@ -433,3 +433,44 @@ fn an_exported_comparison_holds_both_sides() {
         std::fs::copy(&path, Path::new(&dir).join("compare-export.png")).unwrap();
     }
 }
+
+/// Polls `session` until `done` holds (a minute at most).
+fn wait_for(session: &mut Session, what: &str, done: impl Fn(&Session) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(session) {
+        assert!(Instant::now() < deadline, "{what}: {}", session.message);
+        session.poll(&mut |_| {});
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A saved scenario carries every sampler setting, the guidance rule with its parameters and
+/// the model, and opening it (from another system) restores them all.
+#[test]
+fn a_saved_scenario_restores_the_model_and_every_setting() {
+    let mut session = session("lorenz63-z-only");
+    wait_for(&mut session, "the models", |s| !s.models.is_empty() && s.controls.model.is_some());
+    let default = session.controls.model.clone();
+    let other_model = session.models.iter().find(|m| Some(&m.dir) != default.as_ref());
+    let model = other_model.expect("Lorenz-63 offers several checkpoints").dir.clone();
+    let controls = &mut session.controls;
+    controls.model = Some(model.clone());
+    controls.guidance = GuidanceRule::Mmps;
+    (controls.mmps_iterations, controls.samples, controls.steps, controls.corrections) = (3, 96, 40, 2);
+    (controls.tau, controls.gamma, controls.zeta, controls.seed) = (0.3, 0.02, 0.7, 5);
+    let saved = session.controls.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saved.json");
+    session.editor.save(&path, Some(session.controls.settings())).unwrap();
+
+    let mut other = self::session("linear-kalman");
+    other.auto_run = false;
+    other.open_scenario(&path);
+    wait_for(&mut other, "the scenario and its model", |s| s.controls.model.is_some() && !s.models.is_empty());
+    let restored = &other.controls;
+    assert_eq!(restored.model.as_ref(), Some(&model));
+    assert_eq!((restored.guidance, restored.mmps_iterations), (saved.guidance, saved.mmps_iterations));
+    assert_eq!((restored.samples, restored.steps, restored.corrections), (96, 40, 2));
+    assert_eq!((restored.tau, restored.gamma, restored.zeta, restored.seed), (0.3, 0.02, 0.7, 5));
+    assert_eq!(other.editor.observations(), session.editor.observations());
+}

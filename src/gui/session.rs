@@ -11,6 +11,7 @@ use super::compare::{CompareChoice, CompareControls};
 use super::controls::{ModelChoice, SamplerControls};
 use super::draft::draft_plan;
 use super::editor::ScenarioEditor;
+use super::estimate::SpeedLog;
 use super::lessons::Lesson;
 use super::loading::{Loaded, task};
 use super::run_state::{RunState, Status};
@@ -57,6 +58,8 @@ pub struct Session {
     pub compare: CompareControls,
     /// The comparison's ensemble in a run state the views can draw, built once per comparison.
     pub compare_run: Option<RunState>,
+    /// Measured speed of finished runs, for estimates.
+    speeds: SpeedLog,
     /// Whether `compare_run`'s mode colours were matched to SDA's finished modes.
     compare_matched: bool,
     pub view: ViewId,
@@ -115,6 +118,7 @@ impl Session {
             run: RunState::default(),
             compare,
             compare_run: None,
+            speeds: SpeedLog::default(),
             compare_matched: false,
             view: system_ui.views[0],
             system_ui,
@@ -162,8 +166,13 @@ impl Session {
             }
         }
         let mut any = false;
+        let was_finished = self.run.finished.is_some();
         while let Some(event) = self.worker.try_event() {
             any |= self.run.apply(event);
+        }
+        if let Some(f) = self.run.finished.as_ref().filter(|_| !was_finished && !self.run.draft) {
+            let kind = self.run_kind();
+            self.speeds.record(&kind, f.timing.seconds, f.timing.evaluations, f.samples);
         }
         if let Some(frame) = self.worker.latest_frame() {
             any |= self.run.frame(frame);
@@ -307,6 +316,19 @@ impl Session {
 
     /// Keeps the chosen checkpoint if it is on offer, else the system's default, else the first.
     fn choose_model(&mut self) {
+        // A saved scenario's model, once the checkpoints on offer are known.
+        if let Some(name) = self.controls.wanted_model.take() {
+            match self.models.iter().find(|m| m.dir.file_name().is_some_and(|n| n.to_string_lossy() == name)) {
+                Some(m) => {
+                    self.controls.model = Some(m.dir.clone());
+                    return;
+                }
+                None => self.say(format!(
+                    "the scenario's model `{name}` is not in {}; using the default",
+                    self.options.checkpoints.display()
+                )),
+            }
+        }
         if self.controls.model.as_ref().is_some_and(|m| self.models.iter().any(|c| &c.dir == m)) {
             return;
         }
@@ -463,6 +485,18 @@ impl Session {
         } else if comparison.is_none() {
             self.compare_run = None;
         }
+    }
+
+    /// What makes runs comparable in cost: the system, the model and the guidance rule.
+    fn run_kind(&self) -> String {
+        format!("{}/{:?}/{:?}", self.system().name(), self.controls.model, self.controls.guidance)
+    }
+
+    /// Seconds the full run of the current settings should take, from the last finished run of
+    /// the same kind.
+    pub fn estimate(&self) -> Option<f64> {
+        let plan = self.controls.plan();
+        self.speeds.estimate(&self.run_kind(), plan.evaluations(), plan.samples)
     }
 
     /// Whether a classical method is being compared with SDA.

@@ -12,7 +12,7 @@ use eframe::egui_wgpu::Callback;
 
 use super::animation::DrawFrame;
 use super::editor::ScenarioEditor;
-use super::fields::{Layers, colour_bar, distinct, layers, max_abs};
+use super::fields::{Layers, colour_bar, colour_range, distinct, layers, max_abs};
 use super::figure::{FieldGridFigure, grid_image, save_grid};
 use super::run_state::RunState;
 use super::strings as s;
@@ -34,6 +34,8 @@ const SLOT_BASE: u64 = 1 << 16;
 pub struct SnapshotsView {
     pub member: usize,
     pub first: usize,
+    /// The colour range follows the ensemble (otherwise the truth and observations fix it).
+    pub auto_range: bool,
     /// States shown side by side in the last frame.
     columns: usize,
     stroke: BrushStroke,
@@ -50,7 +52,7 @@ pub(super) struct SnapshotRows {
 }
 
 /// The grid's rows for `run`, with member `member` in the member row.
-pub(super) fn rows(scenario: &Scenario, run: &RunState, tweedie: bool, member: usize) -> SnapshotRows {
+pub(super) fn rows(scenario: &Scenario, run: &RunState, tweedie: bool, member: usize, auto: bool) -> SnapshotRows {
     let (length, dim) = (scenario.length, scenario.state_dim());
     let Layers { truth, mean, std, member } = layers(scenario, run, tweedie, member);
     let mut observed = vec![f64::NAN; length * dim];
@@ -59,7 +61,7 @@ pub(super) fn rows(scenario: &Scenario, run: &RunState, tweedie: bool, member: u
             observed[o.t * dim + i] = o.value;
         }
     }
-    let range = max_abs(&truth, 1.0).max(max_abs(&mean, 1.0));
+    let range = colour_range(&truth, &observed, &mean, auto);
     let spread = max_abs(&std, 0.1);
     SnapshotRows { rows: [truth, observed, mean, std, member], range, spread }
 }
@@ -73,12 +75,13 @@ fn grid(
     run: &RunState,
     tweedie: bool,
     member: usize,
+    auto: bool,
     states: &[usize],
     title: &str,
 ) -> Option<FieldGridFigure> {
     let [h, w] = scenario.system.chain().state_shape()[..] else { return None };
     let dim = h * w;
-    let data = rows(scenario, run, tweedie, member);
+    let data = rows(scenario, run, tweedie, member, auto);
     let rows = data
         .rows
         .iter()
@@ -132,6 +135,7 @@ impl SnapshotsView {
         let members = run.shown(tweedie).map_or(0, |sh| sh.members);
         ui.horizontal(|ui| {
             ui.label(s::SNAPSHOT_HINT);
+            ui.checkbox(&mut self.auto_range, s::AUTO_RANGE).on_hover_text(s::AUTO_RANGE_TIP);
             if members > 1 {
                 ui.add(egui::Slider::new(&mut self.member, 0..=members - 1).text(s::PIN_MEMBER))
                     .on_hover_text(s::PIN_MEMBER_TIP);
@@ -153,7 +157,7 @@ impl SnapshotsView {
             self.first = 0;
         }
         let cell = cell_by_height.min((ui.available_width() - label_width) / columns as f32 - gap);
-        let data = rows(editor.scenario(), run, tweedie, self.member);
+        let data = rows(editor.scenario(), run, tweedie, self.member, self.auto_range);
         let dim = h * w;
         let mut message = None;
         let mut pressed = None;
@@ -262,16 +266,24 @@ impl View for SnapshotsView {
 
     /// The grid as on screen (at most eight states from the first shown).
     fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
-        let fig = grid(ctx.editor.scenario(), ctx.run, ctx.tweedie, self.member, &self.states_shown(), ctx.title)?;
+        let fig = grid(
+            ctx.editor.scenario(),
+            ctx.run,
+            ctx.tweedie,
+            self.member,
+            self.auto_range,
+            &self.states_shown(),
+            ctx.title,
+        )?;
         Some(save_grid(path, &fig))
     }
 
     fn animation(&self, ctx: &ViewContext) -> Option<DrawFrame> {
         let scenario = ctx.editor.scenario().clone();
-        let (tweedie, member, states) = (ctx.tweedie, self.member, self.states_shown());
-        grid(&scenario, ctx.run, tweedie, member, &states, ctx.title)?;
+        let (tweedie, member, auto, states) = (ctx.tweedie, self.member, self.auto_range, self.states_shown());
+        grid(&scenario, ctx.run, tweedie, member, auto, &states, ctx.title)?;
         Some(Box::new(move |run, title| {
-            let fig = grid(&scenario, run, tweedie, member, &states, title).ok_or("not a 2-D field")?;
+            let fig = grid(&scenario, run, tweedie, member, auto, &states, title).ok_or("not a 2-D field")?;
             grid_image(&fig, 900)
         }))
     }

@@ -49,6 +49,9 @@ pub struct SamplerSettings {
     /// Conjugate-gradient iterations of MMPS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mmps_iterations: Option<u64>,
+    /// The prior's checkpoint: a folder name in the checkpoints folder (e.g. `lorenz63-k4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// How observations steer the prior, as a scenario, the command line (`--guidance`) and the app
@@ -99,6 +102,15 @@ impl SamplerSettings {
         if self.mmps_iterations.is_some_and(|n| n == 0 || n > MAX_MMPS_ITERATIONS) {
             return Err(invalid("mmps_iterations", &format!("must be between 1 and {MAX_MMPS_ITERATIONS}")));
         }
+        if let Some(model) = &self.model {
+            let plain = std::path::Path::new(model).components().count() == 1
+                && !model.is_empty()
+                && !model.starts_with('.')
+                && !model.contains(['/', '\\']);
+            if !plain || model.len() > 255 {
+                return Err(invalid("model", &format!("must be a checkpoint folder's name, got `{model}`")));
+            }
+        }
         Ok(())
     }
 }
@@ -106,4 +118,19 @@ impl SamplerSettings {
 /// `v` in a short form: scientific notation outside [10⁻⁴, 10⁶].
 fn compact(v: f64) -> String {
     if v != 0.0 && v.is_finite() && !(1e-4..1e6).contains(&v.abs()) { format!("{v:e}") } else { v.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_is_a_plain_folder_name() {
+        let with = |name: &str| SamplerSettings { model: Some(name.into()), ..Default::default() }.validate();
+        assert!(with("lorenz63-k4").is_ok());
+        for bad in ["", "../secrets", "/etc", "a/b", ".hidden", "a\\b"] {
+            let err = with(bad).expect_err(bad).to_string();
+            assert!(err.contains("sampler.model"), "{bad}: {err}");
+        }
+    }
 }

@@ -130,6 +130,8 @@ pub fn run(args: &AssimilateArgs) -> anyhow::Result<()> {
         guidance: args.guidance,
         zeta: args.zeta,
         mmps_iterations: args.mmps_iterations.map(|v| v as u64),
+        // --checkpoint names a folder, checked where the prior is loaded.
+        model: None,
     };
     flags.check(&|field| format!("--{}", field.replace('_', "-")))?;
     let from_file = scenario.sampler.clone().unwrap_or_default();
@@ -183,7 +185,11 @@ fn run_sda(args: &AssimilateArgs, scenario: &Scenario, setup: &SamplerSetup) -> 
             ensure!(args.window == "full", "--window is only for the linear system; a checkpoint fixes its own window");
             match &args.checkpoint {
                 Some(dir) => PriorSpec::Checkpoint(dir.clone()),
-                None => PriorSpec::default_for(other, &checkpoints::bundled_dir())?,
+                None => match scenario.sampler.as_ref().and_then(|s| s.model.as_ref()) {
+                    // The scenario names its model: a folder among the bundled checkpoints.
+                    Some(name) => PriorSpec::Checkpoint(checkpoints::bundled_dir().join(name)),
+                    None => PriorSpec::default_for(other, &checkpoints::bundled_dir())?,
+                },
             }
         }
     };

@@ -4,6 +4,7 @@
 use eframe::egui;
 
 use crate::dynamics::System;
+use crate::gui::estimate;
 use crate::gui::session::Session;
 use crate::gui::strings as s;
 
@@ -17,7 +18,11 @@ pub fn ui(ui: &mut egui::Ui, session: &mut Session) {
     let models = session.models.clone();
     let changed = session.controls.ui(ui, &models, exact);
     ui.horizontal_wrapped(|ui| {
-        if ui.button(s::RUN).on_hover_text(s::RUN_TIP).clicked() {
+        let tip = match session.estimate() {
+            Some(e) => format!("{}\n\nAt the last measured speed: about {}.", s::RUN_TIP, estimate::duration(e)),
+            None => s::RUN_TIP.to_string(),
+        };
+        if ui.button(s::RUN).on_hover_text(tip).clicked() {
             session.start_run();
         }
         if changed {

@@ -2,6 +2,7 @@
 
 use eframe::egui;
 
+use crate::gui::estimate;
 use crate::gui::run_state::Status;
 use crate::gui::session::Session;
 use crate::gui::strings as s;
@@ -33,13 +34,32 @@ pub fn ui(ui: &mut egui::Ui, session: &Session) {
                 frame.misfit
             ));
         }
+        if run.status == Status::Running && !session.worker.is_paused() {
+            let left = match estimate::remaining(run) {
+                Some(left) => Some(format!("· about {} left", estimate::duration(left))),
+                None if !run.draft => session.estimate().map(|e| format!("· estimated {}", estimate::duration(e))),
+                None => None,
+            };
+            if let Some(left) = left {
+                ui.label(egui::RichText::new(left).strong());
+            }
+        }
+        // A long run says so before it starts.
+        if run.status != Status::Running
+            && let Some(next) = session.estimate().filter(|e| *e > 60.0)
+        {
+            ui.label(
+                egui::RichText::new(format!("· the next run will take about {}", estimate::duration(next))).strong(),
+            );
+        }
         if let Some(first) = run.first_frame {
             ui.label(format!("· first frame {:.0} ms", first * 1000.0));
         }
         if !session.message.is_empty() {
             ui.label(
                 egui::RichText::new(format!("· {}", session.message)).color(egui::Color32::from_rgb(255, 190, 90)),
-            );
+            )
+            .on_hover_text(&session.message);
         }
     });
 }
