@@ -32,6 +32,7 @@ fn positive_share(lesson: &str) -> (usize, f64) {
         modes_every: 0,
         compare: None,
         max_modes: 4,
+        reuse: None,
     };
     let mut worker = Worker::spawn(Box::new(|| {})).unwrap();
     let id = worker.run(job);

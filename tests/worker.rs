@@ -32,6 +32,7 @@ fn job(prior: PriorSpec, samples: usize, steps: usize, corrections: usize) -> Jo
         modes_every: 4,
         compare: None,
         max_modes: 3,
+        reuse: None,
     }
 }
 

@@ -12,6 +12,7 @@ use eframe::egui_wgpu::Callback;
 use super::animation::DrawFrame;
 use super::editor::ScenarioEditor;
 use super::figure::{FieldsFigure, fields_image, save_fields};
+use super::palette;
 use super::run_state::RunState;
 use super::series::{SeriesData, SeriesView};
 use super::strings as s;
@@ -163,6 +164,10 @@ impl FieldsView {
                         rect,
                         FieldCallback { slot: k as u64, image: Arc::new(image) },
                     ));
+                    // The posterior panels of the previous run stay, veiled, until the next one's.
+                    if k >= 2 && run.stale() {
+                        ui.painter().rect_filled(rect, 0.0, palette::STALE_VEIL);
+                    }
                     let cell_of = |pos: egui::Pos2| {
                         let u = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 0.999);
                         let v = ((pos.y - rect.top()) / rect.height()).clamp(0.0, 0.999);

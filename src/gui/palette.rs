@@ -19,6 +19,13 @@ pub const EXACT: Color32 = Color32::from_rgb(120, 220, 120);
 pub const ATTRACTOR: Color32 = Color32::from_rgba_premultiplied(40, 40, 40, 40);
 
 /// The colour of mode `m`.
+/// How much of its opacity a stale posterior keeps (the previous run's, until the next one's
+/// first frame).
+pub const STALE: f32 = 0.35;
+
+/// A dark veil over a field panel showing a stale posterior.
+pub const STALE_VEIL: Color32 = Color32::from_black_alpha(150);
+
 pub fn mode(m: usize) -> Color32 {
     MODES[m % MODES.len()]
 }

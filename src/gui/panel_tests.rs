@@ -474,3 +474,48 @@ fn a_saved_scenario_restores_the_model_and_every_setting() {
     assert_eq!((restored.tau, restored.gamma, restored.zeta, restored.seed), (0.3, 0.02, 0.7, 5));
     assert_eq!(other.editor.observations(), session.editor.observations());
 }
+
+/// After an edit the previous posterior stays on screen, marked stale (drawn dimmed), until the
+/// new run's first frame replaces it.
+#[test]
+fn the_previous_posterior_stays_until_the_new_first_frame() {
+    let mut session = session("lorenz63-z-only");
+    finish_run(&mut session);
+    assert!(!session.run.stale());
+    let op = session.tools.operator(0);
+    session.editor.add(10, op, 1.0, super::editor::ValueSource::Truth).unwrap();
+    session.start_run();
+    assert!(session.run.stale(), "the new job has sent nothing yet");
+    assert!(session.run.shown(false).is_some_and(|s| s.members > 0), "the old posterior is still drawn");
+    assert!(session.run.statistics_source(false).is_some(), "with its mean and band");
+    wait_for(&mut session, "the new run's first frame", |s| s.run.first_frame.is_some());
+    assert!(!session.run.stale());
+}
+
+/// Choosing a comparison after a run reuses SDA's finished posterior: no network call, the same
+/// ensemble, and the comparison beside it.
+#[test]
+fn choosing_a_comparison_reuses_the_finished_posterior() {
+    let mut session = session("lorenz63-z-only");
+    session.auto_run = true;
+    finish_run(&mut session);
+    let before = session.run.finished.clone().unwrap();
+    session.compare.choice = CompareChoice::EnsembleSmoother;
+    session.compare_changed();
+    assert_eq!(session.debounce(), None, "no waiting and no draft");
+    wait_for(&mut session, "the comparison", |s| s.run.finished.is_some() && s.run.comparison.is_some());
+    let after = session.run.finished.clone().unwrap();
+    assert_ne!(after.job, before.job);
+    assert_eq!(session.run.evaluations, 0, "no network call");
+    assert_eq!(after.ensemble.values(), before.ensemble.values(), "the same posterior");
+    assert!(session.run.comparison.as_ref().is_some_and(|c| c.label.contains("EnKS")));
+    // A sampler setting is a new input: that samples afresh.
+    session.controls.seed += 1;
+    session.settings_changed();
+    std::thread::sleep(Duration::from_millis(250));
+    session.debounce();
+    wait_for(&mut session, "the new run", |s| {
+        s.run.finished.as_ref().is_some_and(|f| !s.run.draft && f.job != after.job)
+    });
+    assert_ne!(session.run.finished.as_ref().unwrap().ensemble.values(), before.ensemble.values());
+}

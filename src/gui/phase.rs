@@ -62,7 +62,8 @@ impl PhaseView {
             for m in 0..shown.members {
                 let values: Vec<f64> = shown.values[m * per..(m + 1) * per].iter().map(|&v| v as f64).collect();
                 let colour = palette::mode(shown.labels.and_then(|l| l.get(m).copied()).unwrap_or(0));
-                let alpha = (16.0 / shown.members as f32).clamp(0.3, 0.8);
+                let dim_by = if run.stale() { palette::STALE } else { 1.0 };
+                let alpha = (16.0 / shown.members as f32).clamp(0.3, 0.8) * dim_by;
                 line(states(&values), Stroke::new(1.0, palette::faded(colour, alpha)));
             }
         }

@@ -144,6 +144,12 @@ impl RunState {
         }
     }
 
+    /// Whether what is on screen is the previous job's posterior, kept (dimmed) until the new
+    /// job's first frame arrives.
+    pub fn stale(&self) -> bool {
+        self.frame_shown().is_some_and(|f| Some(f.job) != self.job)
+    }
+
     /// Whether the replay is at the final step (then statistics use the whole ensemble).
     pub fn at_end(&self) -> bool {
         self.finished.as_ref().is_some_and(|f| self.scrub + 1 >= f.history.len())

@@ -121,6 +121,7 @@ impl SeriesView {
         let truth = scenario.truth.clone();
         let reference = data.run.reference.as_ref();
         let ts: Vec<f64> = (0..length).map(|t| t as f64).collect();
+        let dim_by = if data.run.stale() { palette::STALE } else { 1.0 };
         let link = egui::Id::unique("series-x-link");
         let mut message = None;
         self.transforms.clear();
@@ -163,7 +164,7 @@ impl SeriesView {
                         let values = &shown.values[m * per..(m + 1) * per];
                         let points: PlotPoints = (0..length).map(|t| [t as f64, values[t * dim + c] as f64]).collect();
                         let colour = palette::mode(shown.labels.and_then(|l| l.get(m).copied()).unwrap_or(0));
-                        let alpha = (6.0 / shown.members as f32).clamp(0.12, 0.6);
+                        let alpha = (6.0 / shown.members as f32).clamp(0.12, 0.6) * dim_by;
                         plot_ui.line(
                             Line::new("", points).color(palette::faded(colour, alpha)).width(1.0).allow_hover(false),
                         );
@@ -174,9 +175,15 @@ impl SeriesView {
                 {
                     let lo: Vec<f64> = (0..length).map(|t| mean[t * dim + c] - 2.0 * std[t * dim + c]).collect();
                     let hi: Vec<f64> = (0..length).map(|t| mean[t * dim + c] + 2.0 * std[t * dim + c]).collect();
-                    plot_ui
-                        .add(FilledArea::new(s::BAND, &ts, &lo, &hi).fill_color(palette::faded(palette::MEAN, 0.15)));
-                    plot_ui.line(Line::new(data.mean_label, series(mean)).color(palette::MEAN).width(2.0));
+                    plot_ui.add(
+                        FilledArea::new(s::BAND, &ts, &lo, &hi)
+                            .fill_color(palette::faded(palette::MEAN, 0.15 * dim_by)),
+                    );
+                    plot_ui.line(
+                        Line::new(data.mean_label, series(mean))
+                            .color(palette::faded(palette::MEAN, dim_by))
+                            .width(2.0),
+                    );
                 }
                 if data.modes.len() > 1 && data.run.at_end() {
                     for (m, mode) in data.modes.iter().enumerate() {

@@ -3,6 +3,7 @@
 //! input. Panels and views read and edit it; it owns no drawing.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::animation::Animation;
@@ -24,13 +25,14 @@ use crate::observe::Pattern;
 use crate::pipeline::PriorSpec;
 use crate::scenario::{GuidanceRule, Scenario};
 use crate::score::default_checkpoint_name;
-use crate::worker::{Job, Loader, Waker, Worker};
+use crate::worker::{Finished, Job, Loader, Waker, Worker};
 
 /// A burst of edits (a drag, a slider) re-runs the sampler once it pauses this long …
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
-/// The input a job is computed from: the observations' revision and the settings' revision.
-type Revision = (u64, u64);
+/// The input a job is computed from: the revisions of the observations, the sampler settings and
+/// the comparison.
+type Revision = (u64, u64, u64);
 
 /// Where the app is in starting up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +72,10 @@ pub struct Session {
     run_revision: Option<Revision>,
     /// … and the one the last full (not draft) job was started from.
     full_revision: Option<Revision>,
-    /// Bumped by every change of the sampler settings or the comparison.
+    /// Bumped by every change of the sampler settings …
     settings_revision: u64,
+    /// … and of the comparison.
+    compare_revision: u64,
     settings_changed_at: Instant,
     /// The system changed since the views last heard of it.
     system_changed: bool,
@@ -127,11 +131,12 @@ impl Session {
             run_revision: None,
             full_revision: None,
             settings_revision: 0,
+            compare_revision: 0,
             settings_changed_at: Instant::now(),
             system_changed: true,
             animation_written: None,
             message: "loading the lessons…".into(),
-            message_revision: (0, 0),
+            message_revision: (0, 0, 0),
         })
     }
 
@@ -343,7 +348,7 @@ impl Session {
 
     /// The full job for the current input, or its draft: a real posterior of the same scenario
     /// with a smaller plan ([`draft_plan`]) and no comparison.
-    fn job(&self, draft: bool) -> Result<Job, String> {
+    fn job(&self, draft: bool, reuse: Option<Arc<Finished>>) -> Result<Job, String> {
         let scenario = self.editor.scenario();
         let prior = match &scenario.system {
             System::Linear(_) => PriorSpec::ExactLinear { window: None },
@@ -362,12 +367,13 @@ impl Session {
             compare: if self.system_ui.compare && !draft { self.compare.method(plan.samples, plan.seed) } else { None },
             max_modes: 4,
             plan,
+            reuse,
         })
     }
 
     /// What the jobs are computed from: the observations' and the settings' revisions.
     pub fn revision(&self) -> Revision {
-        (self.editor.revision(), self.settings_revision)
+        (self.editor.revision(), self.settings_revision, self.compare_revision)
     }
 
     /// Whether the job followed was started from the current input.
@@ -380,18 +386,34 @@ impl Session {
         self.editor.changed_at().elapsed().min(self.settings_changed_at.elapsed())
     }
 
-    /// A sampler setting or the comparison changed: drafts follow, the full job when it settles.
+    /// A sampler setting changed: drafts follow, the full job when it settles.
     pub fn settings_changed(&mut self) {
         self.settings_revision += 1;
         self.settings_changed_at = Instant::now();
     }
 
-    pub fn start_run(&mut self) {
-        self.start_job(false);
+    /// The comparison changed: it runs on SDA's finished posterior when that is of the current
+    /// input, else with the next full job.
+    pub fn compare_changed(&mut self) {
+        self.compare_revision += 1;
+        self.settings_changed_at = Instant::now();
     }
 
-    fn start_job(&mut self, draft: bool) {
-        match self.job(draft) {
+    /// Samples the current input afresh.
+    pub fn start_run(&mut self) {
+        self.start_job(false, None);
+    }
+
+    /// SDA's finished posterior, if it is of the current observations and sampler settings (only
+    /// the comparison may have changed since).
+    fn reusable(&self) -> Option<Arc<Finished>> {
+        let (observations, settings, _) = self.revision();
+        let finished = self.run.finished.as_ref().filter(|_| !self.run.draft)?;
+        (self.run_revision.map(|(o, s, _)| (o, s)) == Some((observations, settings))).then(|| finished.clone())
+    }
+
+    fn start_job(&mut self, draft: bool, reuse: Option<Arc<Finished>>) {
+        match self.job(draft, reuse) {
             Ok(job) => {
                 let id = self.worker.run(job);
                 self.run.follow(id, draft);
@@ -416,6 +438,11 @@ impl Session {
         if !self.auto_run || self.worker.is_paused() || self.full_revision.is_none_or(|r| r == revision) {
             return None;
         }
+        if let Some(finished) = self.reusable() {
+            // Only the comparison changed: no draft, no waiting, SDA's posterior stays.
+            self.start_job(false, Some(finished));
+            return None;
+        }
         let quiet = self.quiet();
         let draft_busy = self.run.draft && self.run.status == Status::Running;
         if quiet >= DEBOUNCE {
@@ -426,7 +453,7 @@ impl Session {
             return None;
         }
         if self.run_revision != Some(revision) && !draft_busy {
-            self.start_job(true);
+            self.start_job(true, None);
         }
         Some(DEBOUNCE - quiet)
     }

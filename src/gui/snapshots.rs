@@ -14,6 +14,7 @@ use super::animation::DrawFrame;
 use super::editor::ScenarioEditor;
 use super::fields::{Layers, colour_bar, colour_range, distinct, layers, max_abs};
 use super::figure::{FieldGridFigure, grid_image, save_grid};
+use super::palette;
 use super::run_state::RunState;
 use super::strings as s;
 use super::stroke::BrushStroke;
@@ -191,6 +192,9 @@ impl SnapshotsView {
                     let slot = SLOT_BASE + (r * 4096 + c) as u64;
                     ui.painter()
                         .add(Callback::new_paint_callback(rect, FieldCallback { slot, image: Arc::new(image) }));
+                    if r >= 2 && run.stale() {
+                        ui.painter().rect_filled(rect, 0.0, palette::STALE_VEIL);
+                    }
                     if r == 4 && members == 0 {
                         ui.painter().text(
                             rect.center(),

@@ -71,6 +71,9 @@ impl Executor {
             .into());
         }
         check_posterior_budget(scenario, job.plan.samples)?;
+        if let Some(previous) = &job.reuse {
+            return self.compare_only(id, job, previous, control, outbox);
+        }
         let setup = SamplerSetup { plan: job.plan.clone(), guidance: job.guidance };
         let chain = scenario.system.chain();
         let prior = self.priors.score(&job.prior, scenario)?;
@@ -136,6 +139,31 @@ impl Executor {
                 evaluations: job.plan.evaluations(),
             },
         })
+    }
+}
+
+impl Executor {
+    /// A job that reuses SDA's finished posterior: runs the comparison alone (from SDA's members
+    /// where the method needs them) and reports the same posterior under the new job's id.
+    fn compare_only(
+        &mut self,
+        id: JobId,
+        job: &Job,
+        previous: &Finished,
+        control: &JobControl,
+        outbox: &Outbox,
+    ) -> Result<Finished, JobError> {
+        outbox.event(Event::Started { job: id, device: self.priors.device_name().to_string(), evaluations: 0 });
+        if let Some(reference) = linear_reference(id, job) {
+            outbox.event(Event::Reference(Box::new(reference)));
+        }
+        if let Some(method) = &job.compare {
+            let members = method.needs_sda_members().then(|| previous.ensemble.convert());
+            let comparison = compare(id, job, method, members.as_ref(), control)?;
+            outbox.event(Event::Comparison(Box::new(comparison)));
+        }
+        let history = previous.history.iter().map(|f| Frame { job: id, ..f.clone() }).collect();
+        Ok(Finished { job: id, history, ..previous.clone() })
     }
 }
 

@@ -4,6 +4,9 @@ use crate::baselines::ClassicalMethod;
 pub use crate::pipeline::PriorSpec;
 use crate::sampler::{Guidance, SamplerPlan};
 use crate::scenario::Scenario;
+use std::sync::Arc;
+
+use super::Finished;
 
 /// Identifies a job in the events it produces; ids increase with every run asked for.
 pub type JobId = u64;
@@ -26,6 +29,9 @@ pub struct Job {
     pub compare: Option<ClassicalMethod>,
     /// Most modes looked for.
     pub max_modes: usize,
+    /// SDA's finished posterior of this very scenario and plan: the job then only runs the
+    /// comparison (a method chosen after the run) and reports this posterior again as its own.
+    pub reuse: Option<Arc<Finished>>,
 }
 
 impl Job {

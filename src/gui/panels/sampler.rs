@@ -51,6 +51,6 @@ pub fn ui(ui: &mut egui::Ui, session: &mut Session) {
         // Field views have no side-by-side layout; the command line runs these methods.
         ui.label(s::COMPARE_FIELDS);
     } else if session.compare.ui(ui) {
-        session.settings_changed();
+        session.compare_changed();
     }
 }
