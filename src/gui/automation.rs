@@ -80,6 +80,12 @@ impl Automation {
         {
             bench.record(build, cpu, new_frame);
         }
+        // Wake-ups between runs are the baseline.
+        if session.run.status != Status::Running
+            && let Some(bench) = self.bench.as_mut()
+        {
+            bench.record_idle();
+        }
     }
 
     /// Advances the automation by one frame.
@@ -164,6 +170,9 @@ impl Automation {
     fn bench_step(&mut self, ctx: &egui::Context, session: &mut Session) {
         let current = session.current();
         let Some(bench) = self.bench.as_mut() else { return };
+        if bench.probe.is_none() && bench.phase != Phase::Done {
+            bench.probe = Some(super::frame_bench::WakeProbe::start(ctx));
+        }
         match (bench.phase, &session.run.status) {
             (_, Status::Failed(reason)) => {
                 let reason = format!("the run failed: {reason}");
@@ -201,16 +210,35 @@ impl Automation {
                 }
                 if done && !run.draft {
                     bench.full_done_s = edit.elapsed().as_secs_f64();
+                    bench.phase = Phase::Restarted;
+                    session.start_run();
+                }
+                // The worker wakes the GUI when a frame or event arrives; this is a fallback.
+                ctx.request_repaint_after(Duration::from_millis(250));
+            }
+            (Phase::Restarted, Status::Running) if session.run.first_frame.is_some() => {
+                session.worker.cancel();
+                bench.phase = Phase::Cancelling { at: Instant::now() };
+            }
+            (Phase::Restarted, Status::Done) => {
+                self.finish(ctx, session, Err("the run to cancel finished before its first frame was seen".into()));
+            }
+            (Phase::Cancelling { at }, status) => {
+                if matches!(status, Status::Cancelled) {
+                    bench.cancel_ms = at.elapsed().as_secs_f64() * 1e3;
                     bench.phase = Phase::Done;
+                    bench.probe = None;
+                    let run = &session.run;
                     let report = bench.report(&session.title(), &run.device);
                     let result = crate::export::write_atomically(&bench.out, |w| {
                         std::io::Write::write_all(w, report.as_bytes())
                     })
                     .map_err(|e| e.to_string());
                     self.finish(ctx, session, result);
+                } else if matches!(status, Status::Done) {
+                    self.finish(ctx, session, Err("the cancelled run finished instead".into()));
                 } else {
-                    // The worker wakes the GUI when a frame or event arrives; this is a fallback.
-                    ctx.request_repaint_after(Duration::from_millis(250));
+                    ctx.request_repaint_after(Duration::from_millis(20));
                 }
             }
             _ => ctx.request_repaint_after(Duration::from_millis(250)),

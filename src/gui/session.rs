@@ -404,6 +404,12 @@ impl Session {
         self.start_job(false, None);
     }
 
+    /// Starts the draft of the current input (what an edit starts first).
+    #[cfg(test)]
+    pub fn start_draft(&mut self) {
+        self.start_job(true, None);
+    }
+
     /// SDA's finished posterior, if it is of the current observations and sampler settings (only
     /// the comparison may have changed since).
     fn reusable(&self) -> Option<Arc<Finished>> {

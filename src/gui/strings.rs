@@ -4,6 +4,7 @@
 pub const APP_TITLE: &str = "SDA Lab";
 pub const DRAFT_RUNNING: &str = "draft (a small quick posterior while you edit)";
 pub const DRAFT_DONE: &str = "draft done · the full posterior follows when the input settles";
+pub const DRAFT_FAILED: &str = "the draft failed · the full posterior follows when the input settles";
 
 // Sampler controls.
 pub const MODEL: &str = "Model";

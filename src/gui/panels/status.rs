@@ -18,6 +18,7 @@ pub fn ui(ui: &mut egui::Ui, session: &Session) {
             Status::Done if run.draft => s::DRAFT_DONE.to_string(),
             Status::Done => "done".to_string(),
             Status::Cancelled => "cancelled".to_string(),
+            Status::Failed(reason) if run.draft => format!("{} ({reason})", s::DRAFT_FAILED),
             Status::Failed(reason) => format!("failed: {reason}"),
         };
         ui.label(format!("{state} · device: {}", if run.device.is_empty() { "…" } else { &run.device }));
