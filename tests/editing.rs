@@ -108,6 +108,7 @@ fn every_bundled_lesson_builds_a_valid_scenario() {
         assert!(!scenario.observations.is_empty(), "{}", lesson.name());
         assert!(scenario.truth.is_some());
         assert!(!lesson.text.is_empty() && !lesson.title.is_empty());
+        assert!(lesson.try_this.as_ref().is_some_and(|t| !t.is_empty()), "{}: no `try` line", lesson.name());
     }
     let names: Vec<String> = lessons.iter().map(Lesson::name).collect();
     for expected in [
@@ -115,6 +116,7 @@ fn every_bundled_lesson_builds_a_valid_scenario() {
         "lorenz63-lo",
         "lorenz63-z-only",
         "lorenz63-abs-x",
+        "lorenz63-forecast",
         "lorenz96-stations",
         "lorenz96-swath",
         "linear-kalman",

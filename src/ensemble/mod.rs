@@ -4,6 +4,7 @@
 //! misfit to the observations). Samplers, classical methods, the worker's events, the app's
 //! views and the command line all pass ensembles as this type.
 
+mod crps;
 mod misfit;
 mod rank_histogram;
 mod statistics;

@@ -1,8 +1,8 @@
-//! The diagnostics panel: error and spread per state, observation misfit over the diffusion,
-//! and the rank histogram of the truth in the ensemble.
+//! The diagnostics panel: error, spread and CRPS per state with the spread–skill ratio, the
+//! observation misfit over the diffusion, and the rank histogram of the truth in the ensemble.
 
-use eframe::egui::Ui;
-use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot};
+use eframe::egui::{self, Ui};
+use egui_plot::{Bar, BarChart, Corner, HLine, Legend, Line, Plot};
 
 use super::palette;
 use super::run_state::RunState;
@@ -22,8 +22,25 @@ pub fn coarsen(counts: &[usize], bins: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The diagnostics view (no state of its own).
-pub struct DiagnosticsView;
+/// What the error plot shows for one frame: RMSE, spread and CRPS per state, and the
+/// spread–skill ratio; computed once per frame shown, not per redraw (CRPS sorts every value's
+/// members).
+struct Scores {
+    rmse: Vec<f64>,
+    spread: Vec<f64>,
+    crps: Vec<f64>,
+    spread_skill: f64,
+}
+
+/// Identifies what the scores were computed from: the job, the step shown, whether the whole
+/// ensemble was used, and whether x(t) or the Tweedie estimate.
+type ScoresKey = (Option<u64>, usize, bool, bool);
+
+/// The diagnostics view: the scores of the frame last drawn.
+#[derive(Default)]
+pub struct DiagnosticsView {
+    scores: Option<(ScoresKey, Scores)>,
+}
 
 impl View for DiagnosticsView {
     fn id(&self) -> ViewId {
@@ -35,44 +52,93 @@ impl View for DiagnosticsView {
     }
 
     fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
-        draw(ui, ctx.run, ctx.editor.scenario().truth.as_deref(), ctx.tweedie);
+        self.draw(ui, ctx.run, ctx.editor.scenario().truth.as_deref(), ctx.tweedie);
         None
+    }
+
+    fn reset(&mut self) {
+        self.scores = None;
     }
 }
 
-fn draw(ui: &mut Ui, run: &RunState, truth: Option<&[f64]>, tweedie: bool) {
-    let height = (ui.available_height() / 3.0 - 24.0).max(100.0);
-    ui.label(s::RMSE_SPREAD);
-    let source = run.statistics_source(tweedie);
-    Plot::new("rmse-spread").height(height).legend(Legend::default()).x_axis_label("state index").show(ui, |p| {
-        if let (Some(ensemble), Some(truth)) = (source, truth) {
+impl DiagnosticsView {
+    /// The scores of what `run` shows against `truth`, recomputed when the frame changes.
+    fn scores(&mut self, run: &RunState, truth: &[f64], tweedie: bool) -> Option<&Scores> {
+        let ensemble = run.statistics_source(tweedie)?;
+        let key = (run.frame_shown().map(|f| f.job), run.frame_shown().map_or(0, |f| f.step), run.at_end(), tweedie);
+        if self.scores.as_ref().is_none_or(|(k, _)| *k != key) {
             let (rmse, spread) = ensemble.error_and_spread_by_state(truth);
-            let points = |v: &[f64]| v.iter().enumerate().map(|(t, y)| [t as f64, *y]).collect::<Vec<_>>();
-            p.line(Line::new("RMSE of the mean", points(&rmse)).color(palette::OBSERVATION).width(2.0));
-            p.line(Line::new("spread", points(&spread)).color(palette::MEAN).width(2.0));
+            let scores = Scores {
+                rmse,
+                spread,
+                crps: ensemble.crps_by_state(truth),
+                spread_skill: ensemble.spread_skill(truth),
+            };
+            self.scores = Some((key, scores));
         }
-    });
-    ui.label(s::MISFIT);
-    Plot::new("misfit").height(height).x_axis_label("sampler step").show(ui, |p| {
-        let points: Vec<[f64; 2]> = run.misfit.iter().map(|&(step, m)| [step as f64, m]).collect();
-        p.line(Line::new("misfit", points).color(palette::OBSERVATION).width(2.0));
-        p.hline(HLine::new("ideal", 1.0).color(palette::EXACT));
-    });
-    ui.label(s::RANK);
-    Plot::new("rank").height(height).x_axis_label("rank of the truth").show(ui, |p| {
-        if let (Some(ensemble), Some(truth)) = (source, truth) {
-            // At most 16 bars, each covering an equal range of ranks, so sparse data still reads.
-            let bins = coarsen(&ensemble.rank_histogram(truth), 16);
-            let width = (ensemble.members() + 1) as f64 / bins.len() as f64;
-            let bars: Vec<Bar> = bins
-                .iter()
-                .map(|&(start, c)| Bar::new(start as f64 + width / 2.0, c as f64).width(0.9 * width))
-                .collect();
-            p.bar_chart(BarChart::new("rank", bars).color(palette::mode(0)));
-            let flat = truth.len() as f64 / bins.len() as f64;
-            p.hline(HLine::new("flat", flat).color(palette::EXACT));
-        }
-    });
+        self.scores.as_ref().map(|(_, s)| s)
+    }
+
+    fn draw(&mut self, ui: &mut Ui, run: &RunState, truth: Option<&[f64]>, tweedie: bool) {
+        let height = (ui.available_height() / 3.0 - 30.0).max(100.0);
+        let scores = truth.and_then(|truth| self.scores(run, truth, tweedie));
+        ui.horizontal(|ui| {
+            ui.label(s::RMSE_SPREAD);
+            if let Some(sc) = scores {
+                let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+                ui.label(egui::RichText::new(format!(
+                    "· CRPS {:.3} · spread/skill {:.2} (1 is ideal)",
+                    mean(&sc.crps),
+                    sc.spread_skill
+                )))
+                .on_hover_text(s::CRPS_TIP);
+            }
+        });
+        // Room above the curves for the legend, and the axis from 0 so its ticks read.
+        let top = scores.map_or(1.0, |sc| {
+            sc.rmse.iter().chain(&sc.spread).chain(&sc.crps).copied().filter(|v| v.is_finite()).fold(0.0, f64::max)
+        });
+        Plot::new("rmse-spread")
+            .height(height)
+            .legend(Legend::default().position(Corner::RightTop))
+            .include_y(0.0)
+            .include_y(1.35 * top)
+            .x_axis_label("state index")
+            .show(ui, |p| {
+                if let Some(sc) = scores {
+                    let points = |v: &[f64]| v.iter().enumerate().map(|(t, y)| [t as f64, *y]).collect::<Vec<_>>();
+                    p.line(Line::new("RMSE of the mean", points(&sc.rmse)).color(palette::OBSERVATION).width(2.0));
+                    p.line(Line::new("spread", points(&sc.spread)).color(palette::MEAN).width(2.0));
+                    p.line(Line::new("CRPS", points(&sc.crps)).color(palette::EXACT).width(1.5));
+                }
+            });
+        ui.label(s::MISFIT);
+        let worst = run.misfit.iter().map(|&(_, m)| m).filter(|m| m.is_finite()).fold(1.0, f64::max);
+        Plot::new("misfit").height(height).include_y(0.0).include_y(1.2 * worst).x_axis_label("sampler step").show(
+            ui,
+            |p| {
+                let points: Vec<[f64; 2]> = run.misfit.iter().map(|&(step, m)| [step as f64, m]).collect();
+                p.line(Line::new("misfit", points).color(palette::OBSERVATION).width(2.0));
+                p.hline(HLine::new("ideal", 1.0).color(palette::EXACT));
+            },
+        );
+        ui.label(s::RANK);
+        let source = run.statistics_source(tweedie);
+        Plot::new("rank").height(height).include_y(0.0).x_axis_label("rank of the truth").show(ui, |p| {
+            if let (Some(ensemble), Some(truth)) = (source, truth) {
+                // At most 16 bars, each covering an equal range of ranks, so sparse data still reads.
+                let bins = coarsen(&ensemble.rank_histogram(truth), 16);
+                let width = (ensemble.members() + 1) as f64 / bins.len() as f64;
+                let bars: Vec<Bar> = bins
+                    .iter()
+                    .map(|&(start, c)| Bar::new(start as f64 + width / 2.0, c as f64).width(0.9 * width))
+                    .collect();
+                p.bar_chart(BarChart::new("rank", bars).color(palette::mode(0)));
+                let flat = truth.len() as f64 / bins.len() as f64;
+                p.hline(HLine::new("flat", flat).color(palette::EXACT));
+            }
+        });
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,9 @@ pub struct Lesson {
     pub checkpoint: Option<String>,
     #[serde(default)]
     pub view: ViewKind,
+    /// One thing to try once the lesson has run, shown under its text.
+    #[serde(default, rename = "try")]
+    pub try_this: Option<String>,
     /// The file it came from (its stem names it on the command line).
     #[serde(skip)]
     pub path: PathBuf,
@@ -83,10 +86,11 @@ impl Lesson {
             truth_seed: 1,
             truths: None,
             std: 0.4,
-            pattern: Pattern::Every { every: 8, offset: 0, op: "identity".into(), indices: vec![0] },
+            pattern: Pattern::Every { every: 8, offset: 0, until: None, op: "identity".into(), indices: vec![0] },
             sampler: Default::default(),
             checkpoint: None,
             view: ViewKind::Series,
+            try_this: None,
             path: PathBuf::from("fallback.json"),
         }
     }

@@ -539,3 +539,19 @@ fn drafts_converge_on_every_lorenz63_lesson() {
         }
     }
 }
+
+/// The forecast lesson does what its text says: observed only up to state 32, its posterior is
+/// tight there and spreads over the unobserved half.
+#[test]
+fn the_forecast_lesson_spreads_over_its_unobserved_half() {
+    let mut session = session("lorenz63-forecast");
+    assert!(session.editor.observations().iter().all(|o| o.t <= 32));
+    finish_run(&mut session);
+    let truth = session.editor.scenario().truth.clone().unwrap();
+    let f = session.run.finished.clone().unwrap();
+    let (rmse, spread) = f.ensemble.error_and_spread_by_state(&truth);
+    let mean = |v: &[f64], r: std::ops::Range<usize>| v[r.clone()].iter().sum::<f64>() / r.len() as f64;
+    let (analysed, forecast) = (mean(&spread, 0..33), mean(&spread, 44..65));
+    assert!(forecast > 3.0 * analysed, "spread {analysed:.2} observed vs {forecast:.2} in the forecast");
+    assert!(mean(&rmse, 44..65) > mean(&rmse, 0..33), "the forecast's error grows too");
+}

@@ -113,7 +113,9 @@ pub const MODES: &str = "Modes";
 pub const MODES_TIP: &str = "Clusters of whole trajectories: each is a distinct explanation of the observations, with its share of the ensemble.";
 
 // Diagnostics.
-pub const RMSE_SPREAD: &str = "RMSE of the mean vs truth, and spread, per state";
+pub const TRY_THIS: &str = "Try this: ";
+pub const RMSE_SPREAD: &str = "RMSE of the mean vs truth, spread and CRPS, per state";
+pub const CRPS_TIP: &str = "CRPS: the continuous ranked probability score of the members against the truth, averaged over the values (data units, lower is better; it rewards both a right and a sharp ensemble). Spread/skill: the RMS spread over the RMS error of the mean; below 1 the ensemble is overconfident, above 1 underconfident.";
 pub const MISFIT: &str = "Observation misfit over diffusion steps (RMS of residual / σ_y; 1 is ideal)";
 pub const RANK: &str = "Rank histogram of the truth in the ensemble (flat is calibrated)";
 

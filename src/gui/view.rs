@@ -109,7 +109,7 @@ impl ViewRegistry {
                 Box::new(super::phase::PhaseView::default()),
                 Box::new(super::fields::FieldsView::default()),
                 Box::new(super::snapshots::SnapshotsView::default()),
-                Box::new(super::diagnostics::DiagnosticsView),
+                Box::new(super::diagnostics::DiagnosticsView::default()),
             ],
         }
     }

@@ -17,11 +17,14 @@ use crate::rng;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Pattern {
-    /// `op` of each of `indices` at every `every`-th state, starting at `offset`.
+    /// `op` of each of `indices` at every `every`-th state, starting at `offset`, before state
+    /// `until` if given (a forecast: the rest of the trajectory is not observed).
     Every {
         every: usize,
         #[serde(default)]
         offset: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<usize>,
         op: String,
         indices: Vec<usize>,
     },
@@ -63,7 +66,7 @@ impl Pattern {
         let field = shape.len() == 2;
         let mut out = Vec::new();
         match self {
-            Self::Every { every, offset, op, indices } => {
+            Self::Every { every, offset, until, op, indices } => {
                 positive("every", *every)?;
                 let kind: OperatorKind = op.parse().map_err(|e: super::UnknownOperator| e.to_string())?;
                 if let Some(i) = indices.iter().find(|&&i| i >= dim) {
@@ -74,7 +77,7 @@ impl Pattern {
                 } else {
                     indices.iter().filter_map(|&i| ObservationOp::new(kind, &[i])).collect()
                 };
-                for t in (*offset..length).step_by(*every) {
+                for t in (*offset..until.map_or(length, |u| u.min(length))).step_by(*every) {
                     out.extend(ops.iter().map(|op| (t, op.clone())));
                 }
             }
@@ -178,10 +181,15 @@ mod tests {
 
     #[test]
     fn patterns_place_the_cells_they_describe() {
-        let every = Pattern::Every { every: 8, offset: 0, op: "identity".into(), indices: vec![0] };
+        let every = Pattern::Every { every: 8, offset: 0, until: None, op: "identity".into(), indices: vec![0] };
         let cells = every.cells(65, &[3]).unwrap();
         assert_eq!(cells.len(), 9);
         assert_eq!(cells[1], (8, ObservationOp::Identity { index: 0 }));
+        let forecast =
+            Pattern::Every { every: 2, offset: 0, until: Some(33), op: "identity".into(), indices: vec![0, 2] };
+        let cells = forecast.cells(65, &[3]).unwrap();
+        assert_eq!(cells.len(), 2 * 17, "states 0, 2, …, 32");
+        assert!(cells.iter().all(|(t, _)| *t < 33));
 
         let stations = Pattern::Stations { stations: 4, times: 2 }.cells(5, &[40]).unwrap();
         assert_eq!(stations.len(), 3 * 10);
@@ -200,12 +208,20 @@ mod tests {
         assert!((share - 0.25).abs() < 0.03, "{share}");
 
         assert!(
-            Pattern::Every { every: 0, offset: 0, op: "identity".into(), indices: vec![0] }.cells(5, &[3]).is_err()
+            Pattern::Every { every: 0, offset: 0, until: None, op: "identity".into(), indices: vec![0] }
+                .cells(5, &[3])
+                .is_err()
         );
         assert!(
-            Pattern::Every { every: 1, offset: 0, op: "identity".into(), indices: vec![3] }.cells(5, &[3]).is_err()
+            Pattern::Every { every: 1, offset: 0, until: None, op: "identity".into(), indices: vec![3] }
+                .cells(5, &[3])
+                .is_err()
         );
-        assert!(Pattern::Every { every: 1, offset: 0, op: "cube".into(), indices: vec![0] }.cells(5, &[3]).is_err());
+        assert!(
+            Pattern::Every { every: 1, offset: 0, until: None, op: "cube".into(), indices: vec![0] }
+                .cells(5, &[3])
+                .is_err()
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::gui::strings as s;
 pub fn ui(ui: &mut egui::Ui, session: &mut Session) {
     if let Some(lesson) = session.lesson.and_then(|i| session.lessons.get(i)) {
         ui.label(&lesson.text);
+        if let Some(try_this) = &lesson.try_this {
+            ui.label(egui::RichText::new(format!("{}{try_this}", s::TRY_THIS)).italics().strong());
+        }
         ui.separator();
     }
     ui.heading("Sampler");
