@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::animation::Animation;
 use super::controls::{ModelChoice, models_for};
+use super::folder::Listing;
 use super::lessons::{Lesson, load_lessons};
 use crate::dynamics::{Lorenz63, MarkovChain, simulate_trajectory};
 use crate::rng;
@@ -21,6 +22,8 @@ pub enum Loaded {
     Models { system: String, models: Vec<ModelChoice> },
     /// A long free run of Lorenz-63 tracing its attractor.
     Attractor(Vec<[f64; 3]>),
+    /// A folder's entries, for the file dialog.
+    Listing(Listing),
     /// An animation written: its path and picture count, or why not.
     Animation { path: PathBuf, written: Result<usize, String> },
 }
@@ -56,6 +59,11 @@ pub mod task {
 
     pub fn models(dir: PathBuf, system: String) -> impl FnOnce() -> Loaded + Send + 'static {
         move || Loaded::Models { models: models_for(&dir, &system), system }
+    }
+
+    /// Lists `dir` (`None`: the default folder).
+    pub fn listing(dir: Option<PathBuf>) -> impl FnOnce() -> Loaded + Send + 'static {
+        move || Loaded::Listing(super::super::folder::list(dir.as_deref()))
     }
 
     pub fn animation(path: &Path, animation: Animation) -> impl FnOnce() -> Loaded + Send + 'static {

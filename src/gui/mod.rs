@@ -22,6 +22,7 @@ mod editor;
 mod estimate;
 mod fields;
 mod figure;
+mod folder;
 mod frame_bench;
 mod lessons;
 mod loading;

@@ -555,3 +555,48 @@ fn the_forecast_lesson_spreads_over_its_unobserved_half() {
     assert!(forecast > 3.0 * analysed, "spread {analysed:.2} observed vs {forecast:.2} in the forecast");
     assert!(mean(&rmse, 44..65) > mean(&rmse, 0..33), "the forecast's error grows too");
 }
+
+/// The file dialog browses folders (into one and back up), and saving over an existing file
+/// asks first; once confirmed the scenario is written and the dialog remembers the folder.
+#[test]
+fn the_file_dialog_browses_and_asks_before_replacing() {
+    use super::panels::files::{FileAction, FileDialog};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("old.json"), "{}").unwrap();
+    std::fs::write(dir.path().join("picture.png"), "x").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let dialog = FileDialog::new(FileAction::Save, "old.json", Some(dir.path().to_path_buf()));
+    type State = (Session, ViewRegistry, Option<FileDialog>);
+    let state: State = (session("lorenz63-z-only"), ViewRegistry::new(), Some(dialog));
+    let mut harness = Harness::builder().with_size([900.0, 700.0]).build_ui_state(
+        |ui, (session, views, dialog): &mut State| super::panels::files::ui(ui.ctx(), session, views, dialog),
+        state,
+    );
+    let settle = |h: &mut Harness<State>| {
+        for _ in 0..50 {
+            h.state_mut().0.poll(&mut |_| {});
+            h.run();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    settle(&mut harness);
+    assert!(harness.query_by_label("picture.png   (1 B)").is_none(), "only .json files are offered");
+    harness.get_by_label("sub/").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().2.as_ref().unwrap().dir.as_deref(), Some(dir.path().join("sub").as_path()));
+    assert!(harness.query_by_label(s::FOLDER_EMPTY).is_some());
+    harness.get_by_label(s::FOLDER_UP).click();
+    settle(&mut harness);
+    harness.get_by_label("old.json   (2 B)").click();
+    harness.get_by_label(s::SAVE).click();
+    settle(&mut harness);
+    assert!(harness.state().2.as_ref().unwrap().replacing.is_some(), "an existing file is not replaced unasked");
+    assert_eq!(std::fs::read_to_string(dir.path().join("old.json")).unwrap(), "{}");
+    harness.get_by_label(s::REPLACE).click();
+    settle(&mut harness);
+    assert!(harness.state().2.is_none(), "the dialog closed");
+    let written = std::fs::read_to_string(dir.path().join("old.json")).unwrap();
+    assert!(written.contains("\"observations\""), "the scenario was written");
+    assert_eq!(harness.state().0.dialog_dir.as_deref(), Some(dir.path()));
+    assert_ne!(Some(super::folder::default_dir()), std::env::current_dir().ok(), "never the start folder");
+}

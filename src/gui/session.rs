@@ -2,7 +2,7 @@
 //! sampler and comparison settings, the job followed, and the debounced re-runs that follow the
 //! input. Panels and views read and edit it; it owns no drawing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use super::controls::{ModelChoice, SamplerControls};
 use super::draft::draft_plan;
 use super::editor::ScenarioEditor;
 use super::estimate::SpeedLog;
+use super::folder::Listing;
 use super::lessons::Lesson;
 use super::loading::{Loaded, task};
 use super::run_state::{RunState, Status};
@@ -79,6 +80,10 @@ pub struct Session {
     settings_changed_at: Instant,
     /// The system changed since the views last heard of it.
     system_changed: bool,
+    /// The last folder listed for the file dialog …
+    pub listing: Option<Listing>,
+    /// … and the folder of the last file it opened or wrote, where it opens next.
+    pub dialog_dir: Option<PathBuf>,
     /// How the last animation asked for ended (for the automation), until taken.
     pub animation_written: Option<Result<String, String>>,
     /// A status message; cleared by the next action that succeeds.
@@ -135,6 +140,8 @@ impl Session {
             settings_changed_at: Instant::now(),
             system_changed: true,
             animation_written: None,
+            listing: None,
+            dialog_dir: None,
             message: "loading the lessons…".into(),
             message_revision: (0, 0, 0),
         })
@@ -203,6 +210,7 @@ impl Session {
                 }
             }
             Loaded::Attractor(_) => {}
+            Loaded::Listing(listing) => self.listing = Some(listing.clone()),
             Loaded::Animation { path, written } => {
                 let outcome = match written {
                     Ok(frames) => Ok(format!("wrote {} ({frames} pictures)", path.display())),
@@ -473,6 +481,11 @@ impl Session {
             .and_then(|cells| self.editor.observe_truth(&cells, self.tools.std).map_err(|e| e.to_string()))
             .and_then(|obs| self.editor.replace_all(obs).map_err(|e| e.to_string()));
         self.report(result.map(|()| String::new()));
+    }
+
+    /// Asks the loader to list `dir` (`None`: the default folder) for the file dialog.
+    pub fn list_folder(&mut self, dir: Option<PathBuf>) {
+        self.loader.load(task::listing(dir));
     }
 
     /// Writes the finished run's replay, as the view `id` draws it (or the system's main view

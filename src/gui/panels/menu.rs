@@ -21,7 +21,7 @@ pub fn ui(ui: &mut egui::Ui, session: &mut Session, dialog: &mut Option<FileDial
                 let button =
                     if action == FileAction::ExportGif { button.on_hover_text(s::EXPORT_GIF_TIP) } else { button };
                 if button.clicked() {
-                    *dialog = Some(FileDialog { action, path: default.to_string() });
+                    *dialog = Some(FileDialog::new(action, default, session.dialog_dir.clone()));
                     ui.close();
                 }
             }
