@@ -6,6 +6,7 @@ use egui_plot::{Bar, BarChart, Corner, HLine, Legend, Line, Plot};
 
 use super::palette;
 use super::run_state::RunState;
+use super::spectrum::{Spectra, spectra};
 use super::strings as s;
 use super::view::{View, ViewContext, ViewId};
 
@@ -36,10 +37,13 @@ struct Scores {
 /// ensemble was used, and whether x(t) or the Tweedie estimate.
 type ScoresKey = (Option<u64>, usize, bool, bool);
 
-/// The diagnostics view: the scores of the frame last drawn.
+/// The diagnostics view: the scores of the frame last drawn, and for 2-D fields the state whose
+/// energy spectra are shown, with their spectra.
 #[derive(Default)]
 pub struct DiagnosticsView {
     scores: Option<(ScoresKey, Scores)>,
+    pub spectrum_state: usize,
+    spectra: Option<((ScoresKey, usize), Spectra)>,
 }
 
 impl View for DiagnosticsView {
@@ -52,16 +56,96 @@ impl View for DiagnosticsView {
     }
 
     fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
-        self.draw(ui, ctx.run, ctx.editor.scenario().truth.as_deref(), ctx.tweedie);
+        let scenario = ctx.editor.scenario();
+        let field = match scenario.system.chain().state_shape()[..] {
+            [h, w] if h == w => Some(h),
+            _ => None,
+        };
+        let parts = if field.is_some() { 4.0 } else { 3.0 };
+        let height = (ui.available_height() / parts - 30.0).max(100.0);
+        self.draw(ui, ctx.run, scenario.truth.as_deref(), ctx.tweedie, height);
+        if let Some(n) = field {
+            let (length, truth) = (scenario.length, scenario.truth.clone());
+            self.spectrum(ui, ctx.run, truth.as_deref(), ctx.tweedie, n, length, height);
+        }
         None
     }
 
     fn reset(&mut self) {
-        self.scores = None;
+        *self = Self::default();
     }
 }
 
 impl DiagnosticsView {
+    /// The energy spectra of state `spectrum_state`: each drawn member's (faint), their mean and
+    /// the truth's, on log–log axes.
+    #[allow(clippy::too_many_arguments, reason = "the parts of the view context it reads")]
+    fn spectrum(
+        &mut self,
+        ui: &mut Ui,
+        run: &RunState,
+        truth: Option<&[f64]>,
+        tweedie: bool,
+        n: usize,
+        length: usize,
+        height: f32,
+    ) {
+        ui.horizontal(|ui| {
+            ui.label(s::SPECTRUM);
+            self.spectrum_state = self.spectrum_state.min(length.saturating_sub(1));
+            ui.add(egui::Slider::new(&mut self.spectrum_state, 0..=length.saturating_sub(1)).text(s::SPECTRUM_STATE));
+        });
+        let key = (
+            (run.frame_shown().map(|f| f.job), run.frame_shown().map_or(0, |f| f.step), run.at_end(), tweedie),
+            self.spectrum_state,
+        );
+        if self.spectra.as_ref().is_none_or(|(k, _)| *k != key)
+            && let Some(shown) = run.shown(tweedie)
+            && let Some(spectra) = spectra(shown.values, shown.members, n, self.spectrum_state, truth)
+        {
+            self.spectra = Some((key, spectra));
+        }
+        let Some((_, sp)) = self.spectra.as_ref().filter(|(k, _)| *k == key) else {
+            Plot::new("spectrum").height(height).show(ui, |_| {});
+            return;
+        };
+        let log = |e: &[f64]| -> Vec<[f64; 2]> {
+            e.iter()
+                .enumerate()
+                .filter(|(_, v)| **v > 0.0)
+                .map(|(k, v)| [((k + 1) as f64).log10(), v.log10()])
+                .collect()
+        };
+        let dim_by = if run.stale() { palette::STALE } else { 1.0 };
+        Plot::new("spectrum")
+            .height(height)
+            .legend(Legend::default().position(Corner::LeftBottom))
+            .x_axis_label(s::SPECTRUM_X)
+            .y_axis_label(s::SPECTRUM_Y)
+            .show(ui, |p| {
+                let alpha = (6.0 / sp.members.len().max(1) as f32).clamp(0.12, 0.6) * dim_by;
+                for member in &sp.members {
+                    p.line(
+                        Line::new("", log(member)).color(palette::faded(palette::mode(0), alpha)).allow_hover(false),
+                    );
+                }
+                if !sp.members.is_empty() {
+                    let shells = sp.members[0].len();
+                    let mean: Vec<f64> = (0..shells)
+                        .map(|k| sp.members.iter().map(|m| m[k]).sum::<f64>() / sp.members.len() as f64)
+                        .collect();
+                    p.line(
+                        Line::new(s::SPECTRUM_MEMBERS, log(&mean))
+                            .color(palette::faded(palette::MEAN, dim_by))
+                            .width(2.0),
+                    );
+                }
+                if let Some(truth) = &sp.truth {
+                    p.line(Line::new(s::TRUTH, log(truth)).color(palette::TRUTH).width(2.0));
+                }
+            });
+    }
+
     /// The scores of what `run` shows against `truth`, recomputed when the frame changes.
     fn scores(&mut self, run: &RunState, truth: &[f64], tweedie: bool) -> Option<&Scores> {
         let ensemble = run.statistics_source(tweedie)?;
@@ -79,8 +163,7 @@ impl DiagnosticsView {
         self.scores.as_ref().map(|(_, s)| s)
     }
 
-    fn draw(&mut self, ui: &mut Ui, run: &RunState, truth: Option<&[f64]>, tweedie: bool) {
-        let height = (ui.available_height() / 3.0 - 30.0).max(100.0);
+    fn draw(&mut self, ui: &mut Ui, run: &RunState, truth: Option<&[f64]>, tweedie: bool, height: f32) {
         let scores = truth.and_then(|truth| self.scores(run, truth, tweedie));
         ui.horizontal(|ui| {
             ui.label(s::RMSE_SPREAD);

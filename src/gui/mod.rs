@@ -36,6 +36,7 @@ mod series;
 mod session;
 mod side_by_side;
 mod snapshots;
+mod spectrum;
 pub mod strings;
 mod stroke;
 mod system_ui;

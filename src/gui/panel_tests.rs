@@ -600,3 +600,17 @@ fn the_file_dialog_browses_and_asks_before_replacing() {
     assert_eq!(harness.state().0.dialog_dir.as_deref(), Some(dir.path()));
     assert_ne!(Some(super::folder::default_dir()), std::env::current_dir().ok(), "never the start folder");
 }
+
+/// The diagnostics of a 2-D field carry the energy spectrum panel; other systems' do not.
+#[test]
+fn kolmogorov_diagnostics_show_the_energy_spectrum() {
+    for (preset, expected) in [("kolmogorov-coarse", true), ("lorenz63-lo", false)] {
+        let mut state = (session(preset), ViewRegistry::new());
+        state.0.view = ViewId::Diagnostics;
+        let mut harness = Harness::builder()
+            .with_size([1200.0, 900.0])
+            .build_ui_state(|ui, (session, views): &mut (Session, ViewRegistry)| central(ui, session, views), state);
+        harness.run();
+        assert_eq!(harness.query_by_label(s::SPECTRUM).is_some(), expected, "{preset}");
+    }
+}

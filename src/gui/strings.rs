@@ -114,6 +114,11 @@ pub const MODES_TIP: &str = "Clusters of whole trajectories: each is a distinct 
 
 // Diagnostics.
 pub const TRY_THIS: &str = "Try this: ";
+pub const SPECTRUM: &str = "Kinetic energy spectrum of the vorticity: the drawn members, their mean, and the truth";
+pub const SPECTRUM_STATE: &str = "state";
+pub const SPECTRUM_X: &str = "log10 wavenumber k";
+pub const SPECTRUM_Y: &str = "log10 E(k)";
+pub const SPECTRUM_MEMBERS: &str = "members (mean of their spectra)";
 pub const RMSE_SPREAD: &str = "RMSE of the mean vs truth, spread and CRPS, per state";
 pub const CRPS_TIP: &str = "CRPS: the continuous ranked probability score of the members against the truth, averaged over the values (data units, lower is better; it rewards both a right and a sharp ensemble). Spread/skill: the RMS spread over the RMS error of the mean; below 1 the ensemble is overconfident, above 1 underconfident.";
 pub const MISFIT: &str = "Observation misfit over diffusion steps (RMS of residual / σ_y; 1 is ideal)";
