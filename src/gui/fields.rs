@@ -10,6 +10,7 @@ use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, Ui, Vec2}
 use eframe::egui_wgpu::Callback;
 
 use super::animation::DrawFrame;
+use super::compare::scores_table;
 use super::editor::ScenarioEditor;
 use super::figure::{FieldsFigure, fields_image, save_fields};
 use super::palette;
@@ -120,7 +121,41 @@ pub(super) fn images(scenario: &Scenario, run: &RunState, tweedie: bool, member:
     ]
 }
 
+/// The comparison's panels, below SDA's: its mean, spread, a member and its error.
+const COMPARED: [usize; 4] = [2, 3, 4, 5];
+
 impl FieldsView {
+    /// The classical method's mean, spread, member and error, drawn like SDA's, in SDA's
+    /// columns and on SDA's colour ranges (values beyond them show at the ends of the bar).
+    fn comparison_row(&self, ui: &mut Ui, scenario: &Scenario, sda: &RunState, tweedie: bool, run: &RunState) {
+        let ranges: Vec<(f32, f32)> =
+            images(scenario, sda, tweedie, self.member, self.auto_range).iter().map(|i| (i.lo, i.hi)).collect();
+        let mut images = images(scenario, run, false, self.member, self.auto_range);
+        for (image, &(lo, hi)) in images.iter_mut().zip(&ranges) {
+            (image.lo, image.hi) = (lo, hi);
+        }
+        let (rect0, gap) = (self.panel_rects.first().copied(), 8.0);
+        let width = rect0.map_or(120.0, |r| r.width());
+        let height = rect0.map_or(120.0, |r| r.height());
+        ui.horizontal_top(|ui| {
+            ui.spacing_mut().item_spacing.x = gap;
+            // Under SDA's own mean, spread, member and error panels.
+            ui.add_space(30.0 + 2.0 * (width + gap));
+            for (k, image) in images.into_iter().enumerate().filter(|(k, _)| COMPARED.contains(k)) {
+                ui.vertical(|ui| {
+                    ui.label(egui::RichText::new(PANELS[k]).strong());
+                    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
+                    let (lo, hi, colormap) = (image.lo, image.hi, image.colormap);
+                    ui.painter().add(Callback::new_paint_callback(
+                        rect,
+                        FieldCallback { slot: (PANELS.len() + k) as u64, image: Arc::new(image) },
+                    ));
+                    colour_bar(ui, width, lo, hi, colormap);
+                });
+            }
+        });
+    }
+
     /// Draws the panels. Returns a message when an edit was refused.
     pub fn ui(
         &mut self,
@@ -129,6 +164,7 @@ impl FieldsView {
         tools: &EditTools,
         run: &RunState,
         tweedie: bool,
+        height_share: f32,
     ) -> Option<String> {
         ui.horizontal(|ui| {
             ui.label(s::FIELD_HINT);
@@ -140,7 +176,7 @@ impl FieldsView {
         // The state axis sits left of the first panel.
         let axis = 30.0;
         let width = ((ui.available_width() - axis - gap * 6.0) / 6.0).max(60.0);
-        let height = (ui.available_height() * 0.55).clamp(120.0, 900.0);
+        let height = (ui.available_height() * height_share).clamp(100.0, 900.0);
         let mut message = None;
         self.panel_rects.clear();
         ui.horizontal_top(|ui| {
@@ -288,7 +324,19 @@ impl View for FieldsView {
     }
 
     fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewContext) -> Option<String> {
-        let message = self.ui(ui, ctx.editor, ctx.tools, ctx.run, ctx.tweedie);
+        if let Some(beside) = &ctx.beside {
+            let (report, compare_run) = (beside.report, beside.run);
+            let message = self.ui(ui, ctx.editor, ctx.tools, ctx.run, ctx.tweedie, 0.3);
+            ui.separator();
+            ui.strong(report.map_or(s::COMPARE_WAITING.to_string(), |c| c.label.clone()));
+            if let Some(run) = compare_run {
+                self.comparison_row(ui, ctx.editor.scenario(), ctx.run, ctx.tweedie, run);
+            }
+            ui.separator();
+            scores_table(ui, ctx.run.finished.as_ref(), report);
+            return message;
+        }
+        let message = self.ui(ui, ctx.editor, ctx.tools, ctx.run, ctx.tweedie, 0.55);
         let Some(station) = self.station else { return message };
         let modes = ctx.modes();
         let data = SeriesData {

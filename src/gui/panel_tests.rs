@@ -264,7 +264,7 @@ fn dragging_an_observation_moves_it() {
 fn a_fast_stroke_paints_a_connected_line_on_a_field() {
     let mut harness = Harness::builder().with_size([1400.0, 800.0]).build_ui_state(
         |ui, e: &mut Editing<FieldsView>| {
-            e.view.ui(ui, &mut e.editor, &e.tools, &e.run, false);
+            e.view.ui(ui, &mut e.editor, &e.tools, &e.run, false, 0.55);
         },
         editing::<FieldsView>("lorenz96-stations"),
     );
@@ -613,4 +613,23 @@ fn kolmogorov_diagnostics_show_the_energy_spectrum() {
         harness.run();
         assert_eq!(harness.query_by_label(s::SPECTRUM).is_some(), expected, "{preset}");
     }
+}
+
+/// The Lorenz-96 lessons compare with the ensemble Kalman smoother in the app: its panels and
+/// the scores table appear under SDA's fields.
+#[test]
+fn lorenz96_fields_compare_with_the_ensemble_kalman_smoother() {
+    let mut session = session("lorenz96-stations");
+    assert!(session.system_ui.compare);
+    session.compare.choice = CompareChoice::EnsembleSmoother;
+    finish_run(&mut session);
+    let label = session.run.comparison.as_ref().unwrap().label.clone();
+    let mut harness = Harness::builder().with_size([1400.0, 900.0]).build_ui_state(
+        |ui, (session, views): &mut (Session, ViewRegistry)| central(ui, session, views),
+        (session, ViewRegistry::new()),
+    );
+    harness.run();
+    assert_eq!(harness.query_all_by_label(&label).count(), 2, "the method titles its row and the table");
+    assert!(harness.query_by_label(s::SCORES_METHOD).is_some(), "the scores table is shown");
+    assert_eq!(harness.query_all_by_label("spread (std)").count(), 2, "SDA's and the method's spread");
 }

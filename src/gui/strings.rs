@@ -191,5 +191,5 @@ pub const SCORES_LIKELIHOOD_TIP: &str =
     "Mean over members of the observations' log-likelihood: how well members fit the data.";
 pub const SCORES_TIME: &str = "time";
 pub const SCORES_MODES: &str = "modes";
-pub const COMPARE_FIELDS: &str = "Side-by-side comparisons are drawn for time series and phase space (Lorenz-63, the linear toy). For fields, run `sdalab assimilate --method enks|particle|4dvar` on a saved scenario.";
+pub const COMPARE_FIELDS: &str = "Kolmogorov flow is compared on the command line: `sdalab assimilate --method enks|particle|4dvar` on a saved scenario.";
 pub const COMPARE_WAITING: &str = "waiting for the comparison…";

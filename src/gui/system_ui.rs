@@ -48,7 +48,7 @@ impl SystemUi {
                 default_std: 0.5,
                 views: &[ViewId::Fields, ViewId::Diagnostics],
                 field_tools: true,
-                compare: false,
+                compare: true,
                 component_names: None,
                 patterns: |seed| {
                     vec![
