@@ -12,7 +12,7 @@ use eframe::egui_wgpu::Callback;
 
 use super::animation::DrawFrame;
 use super::editor::ScenarioEditor;
-use super::fields::{Layers, colour_bar, colour_range, distinct, layers, max_abs};
+use super::fields::{Layers, Side, colour_bar, colour_range, distinct, layers, max_abs, tick_step, ticks};
 use super::figure::{FieldGridFigure, grid_image, save_grid};
 use super::palette;
 use super::run_state::RunState;
@@ -162,6 +162,7 @@ impl SnapshotsView {
         let dim = h * w;
         let mut message = None;
         let mut pressed = None;
+        let mut bottom = Vec::new();
         self.observed_cells.clear();
         egui::Grid::new("snapshots").spacing(Vec2::splat(gap)).show(ui, |ui| {
             ui.label("");
@@ -181,6 +182,14 @@ impl SnapshotsView {
                     let editable = r == 1 && tools.edit;
                     let sense = if editable { Sense::click_and_drag() } else { Sense::hover() };
                     let (rect, response) = ui.allocate_exact_size(Vec2::splat(cell), sense);
+                    // Grid rows (y, down) left of each row's first snapshot, columns (x) under
+                    // the last row's.
+                    if c == 0 {
+                        ticks(ui, rect, h, Side::Left);
+                    }
+                    if r + 1 == ROWS.len() {
+                        bottom.push(rect);
+                    }
                     let image = FieldImage {
                         width: w,
                         height: h,
@@ -228,6 +237,20 @@ impl SnapshotsView {
                 ui.end_row();
             }
         });
+        ui.add_space(12.0);
+        for rect in bottom {
+            let (font, colour) = (egui::FontId::proportional(10.0), ui.visuals().weak_text_color());
+            for i in (0..w).step_by(tick_step(w).max(1)) {
+                let x = rect.left() + (i as f32 + 0.5) / w as f32 * rect.width();
+                ui.painter().text(
+                    egui::pos2(x, rect.bottom() + 1.0),
+                    Align2::CENTER_TOP,
+                    i.to_string(),
+                    font.clone(),
+                    colour,
+                );
+            }
+        }
         // A stroke may cross several snapshots: each point paints the cell of the one it is over.
         let spacing = 0.5 * cell / h.max(w) as f32;
         let passed = if self.stroke.active() { self.stroke.advance(ui, spacing) } else { Vec::new() };
