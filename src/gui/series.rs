@@ -18,6 +18,7 @@ use super::tools::{EditTools, drawn_at, error_bar, folds_sign, value_at};
 use super::view::{Beside, View, ViewContext, ViewId};
 use crate::export::ExportError;
 use crate::metrics::Mode;
+use crate::scenario::Scenario;
 
 /// Pixels within which a click or drag picks an observation.
 const PICK_RADIUS: f32 = 10.0;
@@ -305,19 +306,19 @@ impl SeriesView {
     }
 }
 
-/// The figure of `run` in the scenario of `ctx`.
+/// The figure of `run` in `scenario`, its modes drawn once the run has finished.
 fn figure<'a>(
-    ctx: &'a ViewContext,
+    scenario: &'a Scenario,
+    components: Vec<(usize, String)>,
     title: String,
     run: &'a RunState,
     tweedie: bool,
     modes: &'a [Mode],
     mean_label: &'a str,
 ) -> SeriesFigure<'a> {
-    let scenario = ctx.editor.scenario();
     SeriesFigure {
         title,
-        components: ctx.components(),
+        components,
         length: scenario.length,
         dim: scenario.state_dim(),
         members: run.shown(tweedie),
@@ -395,10 +396,19 @@ impl View for SeriesView {
     /// The figure of the view as on screen: SDA, and the comparison beside it when one is shown.
     fn export(&self, path: &Path, ctx: &ViewContext) -> Option<Result<(), ExportError>> {
         let sda_modes = ctx.modes();
-        let mut figs = vec![figure(ctx, ctx.title.to_string(), ctx.run, ctx.tweedie, &sda_modes, ctx.mean_label)];
+        let scenario = ctx.editor.scenario();
+        let mut figs = vec![figure(
+            scenario,
+            ctx.components(),
+            ctx.title.to_string(),
+            ctx.run,
+            ctx.tweedie,
+            &sda_modes,
+            ctx.mean_label,
+        )];
         if let Some(Beside { report: Some(report), run: Some(run) }) = &ctx.beside {
             let modes = run.finished.as_ref().map(|f| f.modes.as_slice()).unwrap_or_default();
-            figs.push(figure(ctx, report.label.clone(), run, false, modes, s::MEAN));
+            figs.push(figure(scenario, ctx.components(), report.label.clone(), run, false, modes, s::MEAN));
         }
         Some(save_series(path, &figs))
     }
@@ -409,18 +419,7 @@ impl View for SeriesView {
         let (tweedie, mean_label) = (ctx.tweedie, ctx.mean_label);
         let modes = ctx.modes();
         Some(Box::new(move |run, title| {
-            let fig = SeriesFigure {
-                title: title.to_string(),
-                components: components.clone(),
-                length: scenario.length,
-                dim: scenario.state_dim(),
-                members: run.shown(tweedie),
-                mean_std: run.statistics_source(tweedie).map(|e| e.mean_std()),
-                truth: scenario.truth.as_deref(),
-                observations: &scenario.observations,
-                modes: if run.at_end() { &modes } else { &[] },
-                mean_label,
-            };
+            let fig = figure(&scenario, components.clone(), title.to_string(), run, tweedie, &modes, mean_label);
             series_image(&fig, 900)
         }))
     }
