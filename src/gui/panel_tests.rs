@@ -415,10 +415,7 @@ fn an_exported_comparison_holds_both_sides() {
     finish_run(&mut session);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("compare.png");
-    let views = ViewRegistry::new();
-    let title = session.title();
-    let exported = views.get(ViewId::Series).unwrap().export(&path, &session.view_context(&title, true));
-    exported.unwrap().unwrap();
+    super::panels::files::export_figure(&path, &mut session, &ViewRegistry::new()).unwrap();
     let (width, height) = image::image_dimensions(&path).unwrap();
     assert_eq!(width, 2 * 1200, "two columns");
     let picture = image::open(&path).unwrap().to_rgb8();

@@ -262,15 +262,19 @@ fn run(action: FileAction, path: &Path, session: &mut Session, views: &ViewRegis
             Ok(format!("wrote {} {shape:?}", path.display()))
         }
         FileAction::ExportGif => session.export_animation(path, views, session.view),
-        FileAction::ExportFigure => {
-            // The system's main view draws the figure, whichever view is on screen.
-            let id = session.system_ui.views[0];
-            let view = views.get(id).ok_or("this view has no figure")?;
-            let title = session.title();
-            view.export(path, &session.view_context(&title, false))
-                .ok_or("this view has no figure")?
-                .map_err(|e| e.to_string())?;
-            Ok(format!("wrote {}", path.display()))
-        }
+        FileAction::ExportFigure => export_figure(path, session, views),
     }
+}
+
+/// Saves the figure of the system's main view, whichever view is on screen, with the comparison
+/// beside SDA when one is shown.
+pub fn export_figure(path: &Path, session: &mut Session, views: &ViewRegistry) -> Result<String, String> {
+    let id = session.system_ui.views[0];
+    let view = views.get(id).ok_or("this view has no figure")?;
+    let title = session.title();
+    let comparing = session.comparing();
+    view.export(path, &session.view_context(&title, comparing))
+        .ok_or("this view has no figure")?
+        .map_err(|e| e.to_string())?;
+    Ok(format!("wrote {}", path.display()))
 }
